@@ -1,0 +1,490 @@
+// The C boundary: handle types, argument checks, status codes and the
+// exception barrier. Every exported function either returns a status or
+// cannot fail; no C++ exception crosses this file.
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "errors.hpp"
+#include "input_source.hpp"
+#include "item_runner.hpp"
+#include "logging.hpp"
+#include "map_engine.hpp"
+#include "parmapper.h"
+#include "settings.hpp"
+#include "sys_io.hpp"
+#include "worker_pool.hpp"
+
+namespace {
+
+using pm::core::error;
+using pm::core::map_settings;
+using pm::core::work_spec;
+
+thread_local std::string last_error_message;
+
+int fail(int status, const char* message) noexcept {
+    try {
+        last_error_message = message;
+    } catch (...) {
+        last_error_message.clear();
+    }
+    PM_LOG(debug, "{}: {}", pm_status_str(status), message);
+    return status;
+}
+
+// Runs body, turning any exception into a status and a recorded message.
+template <class F>
+int guard(F&& body) noexcept {
+    try {
+        return body();
+    } catch (const error& e) {
+        return fail(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(PM_ENOMEM, "out of memory");
+    } catch (const std::exception& e) {
+        return fail(PM_EINTERNAL, e.what());
+    } catch (...) {
+        return fail(PM_EINTERNAL, "unknown exception");
+    }
+}
+
+// Calls destroy(user_data) exactly once, when the last owner lets go.
+struct user_data_owner {
+    void* user_data;
+    pm_destroy_fn destroy;
+    ~user_data_owner() {
+        if (destroy)
+            destroy(user_data);
+    }
+};
+
+// Takes charge of a (user_data, destroy) pair at once, so that it is released
+// even when the call that registered it fails before it gets further.
+std::shared_ptr<user_data_owner> own_user_data(void* user_data, pm_destroy_fn destroy) {
+    try {
+        return std::make_shared<user_data_owner>(user_data_owner{user_data, destroy});
+    } catch (...) {
+        if (destroy)
+            destroy(user_data);
+        throw;
+    }
+}
+
+bool runs_in_process(const map_settings& s) {
+    return s.processes == 1 || s.error_mode == PM_ERRORS_INLINE;
+}
+
+map_settings resolved(const map_settings& s) {
+    map_settings r = s;
+    if (r.processes == 0)
+        r.processes = std::min(pm::core::online_cpus(), PM_MAX_PROCESSES);
+    return r;
+}
+
+}  // namespace
+
+struct pm_options {
+    map_settings settings;
+};
+
+struct pm_input {
+    explicit pm_input(pm::core::input_source&& s) : source(std::move(s)) {}
+    pm::core::input_source source;
+};
+
+// What a pool's maps share; kept alive by the pool handle and by its map.
+struct pool_core {
+    map_settings settings;
+    work_spec work;
+    std::shared_ptr<user_data_owner> owner;
+    std::shared_ptr<pm::core::worker_pool> workers;  // null: maps run in-process
+    bool in_use = false;
+};
+
+struct pm_pool {
+    std::shared_ptr<pool_core> core;
+};
+
+struct pm_map {
+    // Declared before engine so they outlive it: the engine's workers and
+    // threads may still use user_data while it shuts down.
+    std::shared_ptr<user_data_owner> owner;
+    std::shared_ptr<pool_core> pool;
+    pm_progress_fn progress = nullptr;
+    void* progress_user_data = nullptr;
+    uint64_t delivered = 0;
+    bool over = false;
+    std::string message;
+    std::unique_ptr<pm::core::map_engine> engine;
+
+    ~pm_map() {
+        engine.reset();
+        if (pool)
+            pool->in_use = false;
+    }
+};
+
+namespace {
+
+std::unique_ptr<pm::core::map_engine> start_engine(const map_settings& s, const work_spec& work,
+                                                   pm::core::input_source&& source,
+                                                   const std::shared_ptr<pool_core>& pool) {
+    if (pool && pool->workers)
+        return pm::core::start_pool_map(pool->workers, false, s, std::move(source));
+    if (runs_in_process(s) && s.threads == 1)
+        return pm::core::start_direct_map(s, work, std::move(source));
+    auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s));
+    return pm::core::start_pool_map(std::move(workers), true, s, std::move(source));
+}
+
+}  // namespace
+
+/* ---- version and errors ------------------------------------------------ */
+
+const char* pm_version_string(void) { return PM_VERSION_STRING; }
+
+uint32_t pm_version_number(void) { return PM_VERSION_NUMBER; }
+
+const char* pm_status_str(int status) {
+    switch (status) {
+    case PM_OK: return "success";
+    case PM_DONE: return "no more results";
+    case PM_EINVAL: return "invalid argument";
+    case PM_ENOMEM: return "out of memory";
+    case PM_ESTATE: return "call not allowed in the current state";
+    case PM_EIO: return "bad data on a worker channel";
+    case PM_EWORKER: return "a worker process died";
+    case PM_ECANCELED: return "cancelled";
+    case PM_EINTERNAL: return "internal error in libparmapper";
+    case PM_EITEM: return "the work function failed an item";
+    case PM_EINPUT: return "the input callback failed";
+    case PM_ESYS: return "a system call failed";
+    default: return "unknown status code";
+    }
+}
+
+const char* pm_last_error(void) { return last_error_message.c_str(); }
+
+/* ---- options ----------------------------------------------------------- */
+
+int pm_options_create(pm_options** out) {
+    if (!out)
+        return fail(PM_EINVAL, "pm_options_create: out is NULL");
+    *out = nullptr;
+    return guard([&]() -> int {
+        *out = new pm_options();
+        return PM_OK;
+    });
+}
+
+void pm_options_destroy(pm_options* opts) { delete opts; }
+
+#define PM_CHECK_OPTS(fn)                                                      \
+    if (!opts)                                                                 \
+        return fail(PM_EINVAL, fn ": opts is NULL");
+
+int pm_options_set_processes(pm_options* opts, uint32_t n) {
+    PM_CHECK_OPTS("pm_options_set_processes");
+    if (n > PM_MAX_PROCESSES)
+        return fail(PM_EINVAL, "pm_options_set_processes: more than PM_MAX_PROCESSES");
+    opts->settings.processes = n;
+    return PM_OK;
+}
+
+int pm_options_set_threads(pm_options* opts, uint32_t n) {
+    PM_CHECK_OPTS("pm_options_set_threads");
+    if (n == 0 || n > PM_MAX_THREADS)
+        return fail(PM_EINVAL, "pm_options_set_threads: need 1 to PM_MAX_THREADS threads");
+    opts->settings.threads = n;
+    return PM_OK;
+}
+
+int pm_options_set_chunk_size(pm_options* opts, size_t n) {
+    PM_CHECK_OPTS("pm_options_set_chunk_size");
+    if (n > PM_MAX_CHUNK_SIZE)
+        return fail(PM_EINVAL, "pm_options_set_chunk_size: more than PM_MAX_CHUNK_SIZE");
+    opts->settings.chunk_size = n;
+    return PM_OK;
+}
+
+int pm_options_set_ordered(pm_options* opts, int ordered) {
+    PM_CHECK_OPTS("pm_options_set_ordered");
+    opts->settings.ordered = ordered != 0;
+    return PM_OK;
+}
+
+int pm_options_set_total(pm_options* opts, uint64_t total) {
+    PM_CHECK_OPTS("pm_options_set_total");
+    opts->settings.total_hint = total;
+    return PM_OK;
+}
+
+int pm_options_set_error_mode(pm_options* opts, int mode) {
+    PM_CHECK_OPTS("pm_options_set_error_mode");
+    if (mode != PM_ERRORS_RAISE && mode != PM_ERRORS_RETURN && mode != PM_ERRORS_INLINE)
+        return fail(PM_EINVAL, "pm_options_set_error_mode: unknown mode");
+    opts->settings.error_mode = mode;
+    return PM_OK;
+}
+
+int pm_options_set_max_in_flight(pm_options* opts, size_t n) {
+    PM_CHECK_OPTS("pm_options_set_max_in_flight");
+    if (n > PM_MAX_IN_FLIGHT)
+        return fail(PM_EINVAL, "pm_options_set_max_in_flight: more than PM_MAX_IN_FLIGHT");
+    opts->settings.max_in_flight = n;
+    return PM_OK;
+}
+
+int pm_options_set_daemon(pm_options* opts, int daemon) {
+    PM_CHECK_OPTS("pm_options_set_daemon");
+    opts->settings.daemon = daemon != 0;
+    return PM_OK;
+}
+
+int pm_options_set_progress(pm_options* opts, pm_progress_fn fn, void* user_data) {
+    PM_CHECK_OPTS("pm_options_set_progress");
+    opts->settings.progress = fn;
+    opts->settings.progress_user_data = user_data;
+    return PM_OK;
+}
+
+/* ---- inputs ------------------------------------------------------------ */
+
+int pm_input_create_pull(pm_input** out, pm_input_fn fn, void* user_data,
+                         pm_destroy_fn destroy) {
+    if (out)
+        *out = nullptr;
+    if (!out || !fn) {
+        if (destroy)
+            destroy(user_data);
+        return fail(PM_EINVAL, "pm_input_create_pull: out or fn is NULL");
+    }
+    // The source owns destroy from here on, and runs it if new fails.
+    auto source = pm::core::input_source::pull(fn, user_data, destroy);
+    return guard([&]() -> int {
+        *out = new pm_input(std::move(source));
+        return PM_OK;
+    });
+}
+
+int pm_input_create_array(pm_input** out, const void* base, size_t record_size, size_t count) {
+    if (out)
+        *out = nullptr;
+    if (!out)
+        return fail(PM_EINVAL, "pm_input_create_array: out is NULL");
+    if (!base && record_size && count)
+        return fail(PM_EINVAL, "pm_input_create_array: base is NULL");
+    if (record_size && count > SIZE_MAX / record_size)
+        return fail(PM_EINVAL, "pm_input_create_array: record_size * count overflows");
+    return guard([&]() -> int {
+        *out = new pm_input(pm::core::input_source::array(base, record_size, count));
+        return PM_OK;
+    });
+}
+
+int pm_input_create_records(pm_input** out, const void* const* items, const size_t* lens,
+                            size_t count) {
+    if (out)
+        *out = nullptr;
+    if (!out)
+        return fail(PM_EINVAL, "pm_input_create_records: out is NULL");
+    if (count && (!items || !lens))
+        return fail(PM_EINVAL, "pm_input_create_records: items or lens is NULL");
+    for (size_t i = 0; i < count; ++i)
+        if (!items[i] && lens[i])
+            return fail(PM_EINVAL, "pm_input_create_records: an item is NULL with a length");
+    return guard([&]() -> int {
+        *out = new pm_input(pm::core::input_source::records(items, lens, count));
+        return PM_OK;
+    });
+}
+
+void pm_input_destroy(pm_input* input) { delete input; }
+
+int pm_feed_push(pm_feed* feed, const void* data, size_t len) {
+    if (!feed || !feed->builder)
+        return fail(PM_EINVAL, "pm_feed_push: feed is NULL");
+    if (!data && len)
+        return fail(PM_EINVAL, "pm_feed_push: data is NULL with a length");
+    return guard([&]() -> int {
+        feed->builder->push(data, len);
+        return PM_OK;
+    });
+}
+
+int pm_feed_set_error(pm_feed* feed, const char* message) {
+    if (!feed || !message)
+        return fail(PM_EINVAL, "pm_feed_set_error: feed or message is NULL");
+    return guard([&]() -> int {
+        feed->error = message;
+        return PM_OK;
+    });
+}
+
+/* ---- sinks ------------------------------------------------------------- */
+
+int pm_sink_write(pm_sink* out, const void* data, size_t len) {
+    if (!out || !out->builder)
+        return fail(PM_EINVAL, "pm_sink_write: sink is NULL");
+    if (!data && len)
+        return fail(PM_EINVAL, "pm_sink_write: data is NULL with a length");
+    return guard([&]() -> int {
+        if (len)
+            std::memcpy(out->builder->append(len), data, len);
+        return PM_OK;
+    });
+}
+
+int pm_sink_reserve(pm_sink* out, size_t len, void** buf) {
+    if (buf)
+        *buf = nullptr;
+    if (!out || !out->builder || !buf)
+        return fail(PM_EINVAL, "pm_sink_reserve: sink or buf is NULL");
+    return guard([&]() -> int {
+        *buf = out->builder->append(len);
+        return PM_OK;
+    });
+}
+
+int pm_sink_set_error(pm_sink* out, const char* message) {
+    if (!out || !message)
+        return fail(PM_EINVAL, "pm_sink_set_error: sink or message is NULL");
+    return guard([&]() -> int {
+        out->error = message;
+        out->error_set = true;
+        return PM_OK;
+    });
+}
+
+/* ---- maps -------------------------------------------------------------- */
+
+int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
+                  void* user_data, pm_destroy_fn destroy) {
+    // Both the input and user_data are ours from here, whatever happens.
+    std::unique_ptr<pm_input> in(input);
+    if (out)
+        *out = nullptr;
+    return guard([&]() -> int {
+        auto owner = own_user_data(user_data, destroy);
+        if (!out || !input || !work)
+            return fail(PM_EINVAL, "pm_map_create: out, input or work is NULL");
+        map_settings s = resolved(opts ? opts->settings : map_settings{});
+        auto map = std::make_unique<pm_map>();
+        map->owner = std::move(owner);
+        map->progress = s.progress;
+        map->progress_user_data = s.progress_user_data;
+        map->engine = start_engine(s, work_spec{work, user_data}, std::move(in->source), nullptr);
+        *out = map.release();
+        return PM_OK;
+    });
+}
+
+int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (index)
+        *index = 0;
+    if (data)
+        *data = nullptr;
+    if (len)
+        *len = 0;
+    if (!map)
+        return fail(PM_EINVAL, "pm_map_next: map is NULL");
+    if (map->over) {
+        map->message = "the map is over: every result was delivered or it failed";
+        return fail(PM_ESTATE, map->message.c_str());
+    }
+    int status = guard([&]() -> int {
+        map->message.clear();
+        pm::core::map_step step = map->engine->next(map->message);
+        if (step.final)
+            map->over = true;
+        if (index)
+            *index = step.index;
+        if (step.status == PM_OK) {
+            if (data)
+                *data = step.data;
+            if (len)
+                *len = step.len;
+        }
+        if (step.status < 0)
+            fail(step.status, map->message.c_str());
+        if (step.status == PM_OK || (step.status < 0 && !step.final)) {
+            ++map->delivered;
+            if (map->progress)
+                map->progress(map->delivered, map->engine->total(), map->progress_user_data);
+        }
+        return step.status;
+    });
+    if (status < 0 && status != PM_EITEM && status != PM_EWORKER)
+        map->over = true;  // an exception from the engine: the map cannot go on
+    return status;
+}
+
+const char* pm_map_error(const pm_map* map) { return map ? map->message.c_str() : ""; }
+
+void pm_map_destroy(pm_map* map) { delete map; }
+
+/* ---- pools ------------------------------------------------------------- */
+
+int pm_pool_create(pm_pool** out, const pm_options* opts, pm_work_fn work, void* user_data,
+                   pm_destroy_fn destroy) {
+    if (out)
+        *out = nullptr;
+    return guard([&]() -> int {
+        auto owner = own_user_data(user_data, destroy);
+        if (!out || !work)
+            return fail(PM_EINVAL, "pm_pool_create: out or work is NULL");
+        auto core = std::make_shared<pool_core>();
+        core->settings = resolved(opts ? opts->settings : map_settings{});
+        core->work = work_spec{work, user_data};
+        core->owner = std::move(owner);
+        if (!runs_in_process(core->settings))
+            core->workers =
+                std::make_shared<pm::core::worker_pool>(core->settings, core->work, false);
+        *out = new pm_pool{std::move(core)};
+        return PM_OK;
+    });
+}
+
+int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* input) {
+    std::unique_ptr<pm_input> in(input);
+    if (out)
+        *out = nullptr;
+    if (!out || !pool || !input)
+        return fail(PM_EINVAL, "pm_pool_map: out, pool or input is NULL");
+    pool_core& core = *pool->core;
+    if (core.in_use)
+        return fail(PM_ESTATE, "pm_pool_map: another map of this pool is still alive");
+    return guard([&]() -> int {
+        map_settings s = opts ? opts->settings : core.settings;
+        s.processes = core.settings.processes;
+        s.threads = core.settings.threads;
+        s.daemon = core.settings.daemon;
+        if (core.workers && s.error_mode == PM_ERRORS_INLINE)
+            return fail(PM_EINVAL,
+                        "pm_pool_map: PM_ERRORS_INLINE needs a pool created in-process");
+        if (!core.workers && core.settings.error_mode == PM_ERRORS_INLINE)
+            s.error_mode = PM_ERRORS_INLINE;  // an inline pool stays inline
+        auto map = std::make_unique<pm_map>();
+        map->owner = core.owner;
+        map->progress = s.progress;
+        map->progress_user_data = s.progress_user_data;
+        map->engine = start_engine(s, core.work, std::move(in->source), pool->core);
+        map->pool = pool->core;
+        core.in_use = true;
+        *out = map.release();
+        return PM_OK;
+    });
+}
+
+uint32_t pm_pool_processes(const pm_pool* pool) {
+    if (!pool || !pool->core->workers)
+        return 0;
+    return pool->core->workers->live_count();
+}
+
+void pm_pool_destroy(pm_pool* pool) { delete pool; }

@@ -1,0 +1,336 @@
+/*
+ * libparmapper: map a function over a sequence of items on a pool of fork()ed
+ * worker processes, and get the results back in input order or as they finish.
+ *
+ * The model in one paragraph. A *work function* (pm_work_fn) is called in a
+ * worker process once per item with the item's bytes, and writes the item's
+ * result bytes into a pm_sink. Items come from a pm_input: a pull callback
+ * (a generator), an in-memory array of fixed-size records, or an array of
+ * variable-size records. A pm_map is the running map; the caller steps it with
+ * pm_map_next(), which yields one item's index, status and result at a time.
+ * Workers are forked, so the work function and everything it points at are
+ * inherited: only items and results cross the process boundary.
+ *
+ *     pm_input *in;  pm_map *map;  uint64_t i;  const void *res;  size_t n;
+ *     pm_input_create_array(&in, values, sizeof values[0], count);
+ *     if (pm_map_create(&map, NULL, in, square, NULL, NULL) == PM_OK) {
+ *         while (pm_map_next(map, &i, &res, &n) == PM_OK)
+ *             use(i, res, n);
+ *         pm_map_destroy(map);
+ *     }
+ *
+ * What a worker sees. A worker is a fork() of the calling process taken at a
+ * precise moment: pm_map_create() forks when it is called, so its work function
+ * sees the program's memory exactly as it is at that call; pm_pool_create()
+ * forks once, so every map run on that pool sees memory as it was when the
+ * pool was created, plus the bytes of each item. Writes a worker makes (to
+ * globals, to user_data, to the heap) stay in the worker and never reach the
+ * caller; only result bytes travel back. Only the thread that forked exists in
+ * a worker: threads of the caller are not copied, so the work function must
+ * not wait on locks that other caller threads may have held at fork time. The
+ * library flushes stdio before forking so buffered output is not printed twice.
+ *
+ * Conventions. Fallible functions return PM_OK (0) or a negative PM_E* code
+ * and record a detail message for the calling thread (pm_last_error()). Every
+ * _destroy function accepts NULL. No struct layout is part of the ABI: handles
+ * are opaque and options have setters. Nothing here installs a signal handler,
+ * and a dead worker never delivers SIGPIPE to the caller.
+ *
+ * Linux only (fork, pipe2, prctl). Since: 0.1 for everything in this file.
+ */
+#ifndef PARMAPPER_H
+#define PARMAPPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes. Values are pinned: new codes are appended, never renumbered. */
+
+enum {
+    PM_OK = 0,          /* success */
+    PM_DONE = 1,        /* pm_map_next: every result has been delivered */
+    PM_EINVAL = -1,     /* an argument is NULL, out of range or inconsistent */
+    PM_ENOMEM = -2,     /* memory allocation failed */
+    PM_ESTATE = -3,     /* call not allowed in the object's current state */
+    PM_EIO = -4,        /* transport failure: a bad or truncated frame from a worker */
+    PM_EWORKER = -5,    /* a worker process died (signal or exit) holding items */
+    PM_ECANCELED = -6,  /* the operation was cancelled */
+    PM_EINTERNAL = -7,  /* a bug in libparmapper; the message says where */
+    PM_EITEM = -8,      /* the work function reported failure for an item */
+    PM_EINPUT = -9,     /* the input callback reported failure */
+    PM_ESYS = -10       /* a system call failed (fork, pipe, thread creation) */
+};
+
+/* Error modes: what a failed item does to the map (pm_options_set_error_mode). */
+enum {
+    /* The map stops at the first failure (in ordered mode: the failure with
+     * the lowest index among those that happened) and pm_map_next() returns
+     * its code with the item's index; all workers are stopped and reaped. */
+    PM_ERRORS_RAISE = 0,
+    /* A failed item comes back in its place with a negative pm_map_next()
+     * code (PM_EITEM or PM_EWORKER) and the map goes on. */
+    PM_ERRORS_RETURN = 1,
+    /* Run in the calling process and thread, without fork, stopping at the
+     * first failure like PM_ERRORS_RAISE: for debugging, a debugger and
+     * sanitizers see the real stack. A crash takes the caller with it. */
+    PM_ERRORS_INLINE = 2
+};
+
+/* Values for pm_options_set_total() and pm_options_set_chunk_size(). */
+#define PM_TOTAL_UNKNOWN UINT64_MAX
+#define PM_CHUNK_AUTO 0u
+
+/* Limits that setters enforce (PM_EINVAL beyond them). */
+#define PM_MAX_PROCESSES 1024u
+#define PM_MAX_THREADS 1024u
+#define PM_MAX_CHUNK_SIZE ((size_t)1 << 24)
+#define PM_MAX_IN_FLIGHT ((size_t)1 << 30)
+
+/* ------------------------------------------------------------------------ */
+/* Opaque handles. */
+
+typedef struct pm_options pm_options; /* map and pool settings */
+typedef struct pm_input pm_input;     /* where items come from */
+typedef struct pm_feed pm_feed;       /* given to a pm_input_fn to push items */
+typedef struct pm_sink pm_sink;       /* given to a pm_work_fn to write a result */
+typedef struct pm_pool pm_pool;       /* forked workers reused by several maps */
+typedef struct pm_map pm_map;         /* one running map, stepped by pm_map_next */
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks. Every callback takes an opaque user_data as its last argument. */
+
+/* Releases a user_data once the library no longer needs it. Runs exactly
+ * once, in the calling process, even when the call that registered it fails. */
+typedef void (*pm_destroy_fn)(void *user_data);
+
+/* The work function. Runs in a worker process (in the caller's process for
+ * one process or PM_ERRORS_INLINE), possibly on several threads at once when
+ * threads > 1. item/len: the item's bytes, valid during the call. index: the
+ * item's position in the input, from 0. Write the result with pm_sink_write()
+ * or pm_sink_reserve() (0 bytes is a valid result). Return 0 for success; any
+ * other value fails the item, with the message given to pm_sink_set_error() or
+ * a generic one. In a worker, user_data is the fork-time copy. */
+typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
+                          pm_sink *out, void *user_data);
+
+/* A pull input (a generator). Runs on the library's feeder thread (on the
+ * thread calling pm_map_next() when the map runs in-process), never two calls
+ * at once. Push zero or more items with pm_feed_push() (one or a few per call
+ * keeps the in-flight bound tight), then return PM_OK to be called again,
+ * PM_DONE when the input is exhausted (items pushed in that call count), or
+ * a negative value for an error, with a message from pm_feed_set_error(). */
+typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
+
+/* Progress: called on the thread calling pm_map_next() after each delivered
+ * result, with the number delivered so far and the total (the input's length
+ * when known, else the total hint, else PM_TOTAL_UNKNOWN). */
+typedef void (*pm_progress_fn)(uint64_t done, uint64_t total, void *user_data);
+
+/* ------------------------------------------------------------------------ */
+/* Version and errors. All of these: any thread, never fail. */
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static string). */
+PM_API const char *pm_version_string(void);
+/* MAJOR*10000 + MINOR*100 + PATCH, to compare with PM_VERSION_NUMBER. */
+PM_API uint32_t pm_version_number(void);
+/* Static text for a status code; unknown codes get a generic text. Never NULL. */
+PM_API const char *pm_status_str(int status);
+/* Detail message of the last failing pm_ call on this thread ("" if none).
+ * Valid until the next failing pm_ call on this thread. Never NULL. */
+PM_API const char *pm_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Options. Copied by pm_map_create() / pm_pool_create() / pm_pool_map(), so
+ * they may be changed or destroyed right after. Thread-safety: one options
+ * object must not be used by two threads at once; distinct ones are
+ * independent. Setters return PM_OK, or PM_EINVAL (NULL opts or a value out
+ * of range; the option keeps its value). */
+
+/* Create options with the defaults given for each setter below.
+ * @return PM_OK, PM_EINVAL (out is NULL), PM_ENOMEM. */
+PM_API int pm_options_create(pm_options **out);
+/* Free the options. NULL: no-op. */
+PM_API void pm_options_destroy(pm_options *opts);
+
+/* Number of worker processes; 0 (default) = the number of online CPUs.
+ * 1 runs the map in the calling process without fork (the serial fallback).
+ * At most PM_MAX_PROCESSES. */
+PM_API int pm_options_set_processes(pm_options *opts, uint32_t n);
+/* Threads per worker process, each running whole chunks (default 1, at most
+ * PM_MAX_THREADS, 0 is PM_EINVAL). With one process, a thread pool in the
+ * calling process. The work function must then be thread-safe. */
+PM_API int pm_options_set_threads(pm_options *opts, uint32_t n);
+/* Items per chunk, the unit sent to a worker (at most PM_MAX_CHUNK_SIZE).
+ * PM_CHUNK_AUTO (default): ceil(total / (processes * threads)) when the total
+ * is known, capped so that two chunks per worker thread fit in the in-flight
+ * bound; when it is not, chunks start at 1 item, double while no timing is
+ * known, then aim at about 20 ms of work each from measured item times. */
+PM_API int pm_options_set_chunk_size(pm_options *opts, size_t n);
+/* Nonzero (default): results in input order, held back in a sort buffer until
+ * their turn. 0: results as they finish. */
+PM_API int pm_options_set_ordered(pm_options *opts, int ordered);
+/* Hint for the number of items when the input's length is unknown (a pull
+ * input): used for automatic chunking and reported to the progress callback.
+ * PM_TOTAL_UNKNOWN (default) for none. Array inputs know their length. */
+PM_API int pm_options_set_total(pm_options *opts, uint64_t total);
+/* PM_ERRORS_RAISE (default), PM_ERRORS_RETURN or PM_ERRORS_INLINE. */
+PM_API int pm_options_set_error_mode(pm_options *opts, int mode);
+/* Bound on items read from the input but not yet delivered by pm_map_next()
+ * (held by workers, in transit, or in the sort buffer). The feeder stops
+ * reading input at the bound, so the caller's memory does not grow with the
+ * input's length. A chunk larger than the bound is still sent when nothing is
+ * in flight. 0 (default) = automatic: max(65536, 2 * processes * threads *
+ * chunk size) for a fixed chunk size, else 65536. At most PM_MAX_IN_FLIGHT. */
+PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
+/* Nonzero (default): workers are killed when the creating process dies, even
+ * by SIGKILL (Linux PR_SET_PDEATHSIG, plus a parent check after it). Note that
+ * Linux ties this to the creating *thread*: if the thread that created a map
+ * or pool exits while it is in use, its workers die and the map reports
+ * PM_EWORKER. 0: a worker that loses its parent finishes its current chunk and
+ * exits when it next reads from its (then closed) pipe. */
+PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
+/* Progress callback (NULL to remove). user_data must stay valid as long as a
+ * map created with these options exists. */
+PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
+                                   void *user_data);
+
+/* ------------------------------------------------------------------------ */
+/* Inputs. An input is consumed by the pm_map_create()/pm_pool_map() call it
+ * is passed to, whether that call succeeds or fails: do not use or destroy it
+ * afterwards. An input that is never passed on is freed with pm_input_destroy().
+ * Thread-safety: an input belongs to one thread until it is passed on. */
+
+/* Pull input: the feeder calls fn until it returns PM_DONE or an error.
+ * destroy(user_data) runs once when the input is freed (also when this call
+ * fails). @return PM_OK, PM_EINVAL (out or fn NULL), PM_ENOMEM. */
+PM_API int pm_input_create_pull(pm_input **out, pm_input_fn fn,
+                                void *user_data, pm_destroy_fn destroy);
+/* Fixed-size records: count records of record_size bytes at base. The memory
+ * is not copied: it must stay valid and unchanged until the map is destroyed.
+ * base may be NULL only when count or record_size is 0.
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+PM_API int pm_input_create_array(pm_input **out, const void *base,
+                                 size_t record_size, size_t count);
+/* Variable-size records: item i is lens[i] bytes at items[i]. The two arrays
+ * are copied; the bytes they point at are not, and must stay valid and
+ * unchanged until the map is destroyed. @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+PM_API int pm_input_create_records(pm_input **out, const void *const *items,
+                                   const size_t *lens, size_t count);
+/* Free an input that was not passed to a map. NULL: no-op. */
+PM_API void pm_input_destroy(pm_input *input);
+
+/* Inside a pm_input_fn: push one item; its bytes are copied before return.
+ * @return PM_OK, PM_EINVAL (feed NULL, or data NULL with len > 0), PM_ENOMEM. */
+PM_API int pm_feed_push(pm_feed *feed, const void *data, size_t len);
+/* Inside a pm_input_fn: message for the error it is about to return (copied).
+ * @return PM_OK, PM_EINVAL. */
+PM_API int pm_feed_set_error(pm_feed *feed, const char *message);
+
+/* ------------------------------------------------------------------------ */
+/* Inside a work function: the result. Only valid during that call, on the
+ * thread that received it. */
+
+/* Append len bytes to the item's result. @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+PM_API int pm_sink_write(pm_sink *out, const void *data, size_t len);
+/* Append len uninitialized bytes and set *buf to them, to be filled in place.
+ * *buf is valid until the next pm_sink_* call. @return PM_OK, PM_EINVAL,
+ * PM_ENOMEM. */
+PM_API int pm_sink_reserve(pm_sink *out, size_t len, void **buf);
+/* Message reported with the item if the work function returns nonzero
+ * (copied; the result bytes are then discarded). @return PM_OK, PM_EINVAL. */
+PM_API int pm_sink_set_error(pm_sink *out, const char *message);
+
+/* ------------------------------------------------------------------------ */
+/* One-shot maps. */
+
+/* Start a map of work over input. Forks: with processes > 1 (and an error
+ * mode other than PM_ERRORS_INLINE) this forks the workers at this call, then
+ * starts the feeder thread; the map owns them, and pm_map_destroy() reaps them.
+ * opts: NULL for defaults. input: consumed (see Inputs). destroy(user_data)
+ * runs once in this process when the map is destroyed, or before this
+ * returns if it fails.
+ * @return PM_OK, PM_EINVAL (NULL out/input/work), PM_ENOMEM, PM_ESYS.
+ * Thread-safety: any thread. Workers die if this thread exits (see daemon). */
+PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
+                         pm_work_fn work, void *user_data,
+                         pm_destroy_fn destroy);
+
+/* Step the map. On PM_OK, *index is the item's index and *data and *len its
+ * result, valid until the next pm_map_next() or pm_map_destroy() on this map.
+ * On PM_DONE every result has been delivered. A negative code is a failure:
+ * - PM_EITEM (the work function failed the item) or PM_EWORKER (its worker
+ *   died: pm_map_error() names the signal or exit status and the lost items):
+ *   *index is the item. In PM_ERRORS_RETURN mode the map goes on; in the
+ *   other modes it is over.
+ * - PM_EINPUT (the input callback failed; *index is the position it was
+ *   filling), PM_EIO, PM_ESYS, PM_ENOMEM, PM_EINTERNAL: the map is over.
+ * Any output pointer may be NULL. Once the map is over (after PM_DONE or a
+ * final failure), further calls return PM_ESTATE.
+ * The message of a failure is in pm_map_error() and pm_last_error().
+ * Thread-safety: one thread at a time per map. Blocks until a result is ready.
+ * Runs the progress callback, and (in-process maps) the input and work
+ * callbacks, on the calling thread. */
+PM_API int pm_map_next(pm_map *map, uint64_t *index, const void **data,
+                       size_t *len);
+
+/* Message for the last pm_map_next() step ("" after PM_OK or PM_DONE), valid
+ * until the next step or destroy. NULL map: "". Never NULL. */
+PM_API const char *pm_map_error(const pm_map *map);
+
+/* Stop and free the map. Part-way is allowed: the feeder stops (after the
+ * input callback call in progress, if any, returns), a one-shot map's workers
+ * are killed and reaped at once without processing the rest, and a pool map
+ * waits only for the chunks its workers already hold (at most the in-flight
+ * bound) and discards them. No callback runs after this returns. NULL: no-op.
+ * Thread-safety: not concurrently with pm_map_next() on the same map. */
+PM_API void pm_map_destroy(pm_map *map);
+
+/* ------------------------------------------------------------------------ */
+/* Pools: workers forked once and reused by several maps, one map at a time. */
+
+/* Fork the pool's workers now, with work as their work function. Forks: every
+ * map on this pool sees memory as it was at this call. processes, threads and
+ * daemon come from opts (NULL: defaults) and are fixed for the pool's life;
+ * with one process or PM_ERRORS_INLINE nothing is forked and maps run in the
+ * calling process. destroy(user_data) runs when the pool is destroyed (or
+ * before this returns if it fails).
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM, PM_ESYS.
+ * Thread-safety: any thread. Workers die if this thread exits (see daemon). */
+PM_API int pm_pool_create(pm_pool **out, const pm_options *opts,
+                          pm_work_fn work, void *user_data,
+                          pm_destroy_fn destroy);
+
+/* Start a map over input on the pool's workers. opts (NULL: the pool's)
+ * gives the per-map settings: chunk size, ordered, total, error mode
+ * (PM_ERRORS_RAISE or PM_ERRORS_RETURN; INLINE only on an in-process pool),
+ * in-flight bound, progress; its processes, threads and daemon are ignored.
+ * input: consumed. Does not fork.
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM, PM_ESYS, PM_ESTATE (another map of
+ * this pool is still alive), PM_EWORKER (every worker of the pool has died).
+ * Thread-safety: one thread at a time per pool. */
+PM_API int pm_pool_map(pm_map **out, pm_pool *pool, const pm_options *opts,
+                       pm_input *input);
+
+/* Number of worker processes the pool has now (0 for an in-process pool;
+ * workers that died are not counted). NULL: 0. Thread-safety: as pm_pool_map. */
+PM_API uint32_t pm_pool_processes(const pm_pool *pool);
+
+/* Stop the workers (they finish the chunk they are running, then exit; after
+ * one second they are killed) and reap them, then free the pool. Its map, if
+ * still alive, must be destroyed first: otherwise the pool is freed when that
+ * map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
+PM_API void pm_pool_destroy(pm_pool *pool);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PARMAPPER_H */

@@ -1,0 +1,110 @@
+#include "child_process.hpp"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.hpp"
+#include "sys_io.hpp"
+#include "worker_loop.hpp"
+
+namespace pm::core {
+
+namespace {
+
+// The pipe ends this process holds as a worker of an outer map. A map started
+// inside a worker (nesting) must not let its own workers inherit them, or the
+// outer parent would never see this worker's pipes close.
+int outer_link_fds[2] = {-1, -1};
+
+}  // namespace
+
+child_process& child_process::operator=(child_process&& o) noexcept {
+    if (this != &o) {
+        kill_and_reap();
+        pid_ = std::exchange(o.pid_, -1);
+        status_ = o.status_;
+    }
+    return *this;
+}
+
+bool child_process::try_reap() noexcept {
+    if (pid_ <= 0)
+        return true;
+    int st = 0;
+    pid_t r;
+    do {
+        r = ::waitpid(pid_, &st, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    // r < 0 (ECHILD) means someone else reaped it; treat it as gone.
+    status_ = r > 0 ? st : 0;
+    pid_ = -1;
+    return true;
+}
+
+bool child_process::reap_until(uint64_t deadline_ns) noexcept {
+    long sleep_ns = 100'000;
+    while (!try_reap()) {
+        if (monotonic_ns() >= deadline_ns)
+            return false;
+        struct timespec ts = {0, sleep_ns};
+        ::nanosleep(&ts, nullptr);
+        sleep_ns = sleep_ns < 10'000'000 ? sleep_ns * 2 : sleep_ns;
+    }
+    return true;
+}
+
+void child_process::kill() noexcept {
+    if (pid_ > 0)
+        ::kill(pid_, SIGKILL);
+}
+
+void child_process::kill_and_reap() noexcept {
+    if (pid_ <= 0)
+        return;
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    pid_t r;
+    do {
+        r = ::waitpid(pid_, &st, 0);
+    } while (r < 0 && errno == EINTR);
+    status_ = r > 0 ? st : 0;
+    pid_ = -1;
+}
+
+child_process spawn_worker(const worker_spawn& spawn) {
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_system_error("fork", errno);
+    if (pid > 0)
+        return child_process(pid);
+
+    // In the worker. Only our own code runs until the work function; leave
+    // with _exit so the parent's atexit handlers and stdio buffers stay put.
+    for (int fd : spawn.close_in_child)
+        ::close(fd);
+    for (int& fd : outer_link_fds) {
+        if (fd >= 0)
+            ::close(fd);
+        fd = -1;
+    }
+    if (spawn.daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // The parent may have died before prctl took effect.
+        if (::getppid() != parent)
+            ::_exit(worker_exit_channel);
+    }
+    outer_link_fds[0] = spawn.task_read_fd;
+    outer_link_fds[1] = spawn.result_write_fd;
+    worker_exit code =
+        run_worker_loop(spawn.task_read_fd, spawn.result_write_fd, spawn.work, spawn.threads);
+    ::_exit(code);
+}
+
+}  // namespace pm::core

@@ -1,0 +1,57 @@
+// Owns one child process id: whoever holds it must reap it. The destructor
+// kills and reaps a child that is still there, so no zombie outlives us.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "settings.hpp"
+
+namespace pm::core {
+
+class child_process {
+public:
+    child_process() = default;
+    explicit child_process(pid_t pid) noexcept : pid_(pid) {}
+    child_process(child_process&& o) noexcept
+        : pid_(std::exchange(o.pid_, -1)), status_(o.status_) {}
+    child_process& operator=(child_process&& o) noexcept;
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+    ~child_process() { kill_and_reap(); }
+
+    pid_t pid() const noexcept { return pid_; }
+    bool running() const noexcept { return pid_ > 0; }
+    // Wait status of the reaped child (valid once running() is false).
+    int wait_status() const noexcept { return status_; }
+
+    // Reaps the child if it has exited; true if it is gone (now or before).
+    bool try_reap() noexcept;
+    // Waits for the child to exit until deadline_ns (monotonic clock).
+    bool reap_until(uint64_t deadline_ns) noexcept;
+    void kill() noexcept;  // SIGKILL, no wait
+    void kill_and_reap() noexcept;
+
+private:
+    pid_t pid_ = -1;
+    int status_ = 0;
+};
+
+// What a new worker process needs to know.
+struct worker_spawn {
+    int task_read_fd;               // the worker's ends
+    int result_write_fd;
+    std::vector<int> close_in_child;  // the parent's ends of every worker's pipes
+    bool daemon;
+    work_spec work;
+    uint32_t threads;
+};
+
+// Forks a worker that runs the worker loop and leaves with _exit. Throws
+// PM_ESYS if fork fails. The caller flushes stdio first.
+child_process spawn_worker(const worker_spawn& spawn);
+
+}  // namespace pm::core

@@ -1,0 +1,203 @@
+#include "frame_codec.hpp"
+
+#include <cstring>
+
+#include "parmapper.h"
+
+namespace pm::core {
+
+frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
+                         uint64_t payload_len, uint64_t aux) noexcept {
+    frame_header h{};
+    h.magic = frame_magic;
+    h.version = frame_version;
+    h.type = static_cast<uint16_t>(type);
+    h.count = count;
+    h.first_index = first_index;
+    h.payload_len = payload_len;
+    h.aux = aux;
+    return h;
+}
+
+std::string check_header(const frame_header& h, uint32_t max_count) {
+    if (h.magic != frame_magic)
+        return "bad frame magic";
+    if (h.version != frame_version)
+        return "unsupported frame version " + std::to_string(h.version);
+    if (h.type < static_cast<uint16_t>(frame_type::task) ||
+        h.type > static_cast<uint16_t>(frame_type::stop))
+        return "unknown frame type " + std::to_string(h.type);
+    if (h.count > max_count)
+        return "frame holds " + std::to_string(h.count) + " items, more than " +
+               std::to_string(max_count);
+    if (h.payload_len > max_payload_len)
+        return "frame payload of " + std::to_string(h.payload_len) + " bytes is too large";
+    if (h.type == static_cast<uint16_t>(frame_type::stop) && (h.count || h.payload_len))
+        return "stop frame with a payload";
+    if (h.first_index > UINT64_MAX - h.count)
+        return "frame index range overflows";
+    return {};
+}
+
+// ---- task_builder --------------------------------------------------------
+
+void task_builder::clear() noexcept {
+    lens_.clear();
+    bytes_.clear();
+    external_ = nullptr;
+}
+
+void task_builder::push(const void* data, size_t len) {
+    // A builder holds either copied items or one external span, never both.
+    lens_.push_back(len);
+    if (len) {
+        size_t old = bytes_.size();
+        bytes_.resize(old + len);
+        std::memcpy(bytes_.data() + old, data, len);
+    }
+}
+
+void task_builder::set_external_span(const void* base, size_t record_size, size_t count) {
+    clear();
+    external_ = static_cast<const char*>(base);
+    lens_.assign(count, record_size);
+}
+
+uint64_t task_builder::byte_size() const noexcept {
+    if (external_)
+        return lens_.empty() ? 0 : lens_.size() * lens_[0];
+    return bytes_.size();
+}
+
+int task_builder::to_iovecs(uint64_t first_index, struct iovec iov[3]) {
+    uint64_t table = lens_.size() * sizeof(uint64_t);
+    header_ = make_header(frame_type::task, count(), first_index, table + byte_size());
+    iov[0] = {&header_, sizeof header_};
+    iov[1] = {lens_.data(), table};
+    iov[2] = {const_cast<char*>(bytes()), byte_size()};
+    return 3;
+}
+
+std::string decode_task(const frame_header& h, const char* payload, task_view* view) {
+    uint64_t table = uint64_t(h.count) * sizeof(uint64_t);
+    if (h.payload_len < table)
+        return "task frame shorter than its length table";
+    const uint64_t* lens = reinterpret_cast<const uint64_t*>(payload);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < h.count; ++i) {
+        if (lens[i] > h.payload_len - table - sum)
+            return "task item lengths exceed the frame";
+        sum += lens[i];
+    }
+    if (sum != h.payload_len - table)
+        return "task item lengths do not add up to the frame";
+    view->first_index = h.first_index;
+    view->count = h.count;
+    view->lens = lens;
+    view->bytes = payload + table;
+    return {};
+}
+
+// ---- result_builder ------------------------------------------------------
+
+void result_builder::clear() noexcept {
+    table_.clear();
+    data_.clear();
+    item_start_ = 0;
+}
+
+void result_builder::begin_item() { item_start_ = data_.size(); }
+
+char* result_builder::append(size_t len) {
+    size_t old = data_.size();
+    if (data_.capacity() < old + len)
+        data_.reserve(std::max(old + len, data_.capacity() * 2));
+    data_.resize(old + len);
+    return data_.data() + old;
+}
+
+void result_builder::end_item_ok() {
+    table_.push_back({data_.size() - item_start_, PM_OK, 0});
+}
+
+void result_builder::end_item_failed(int status, const std::string& message) {
+    data_.resize(item_start_);  // a failed item's partial result is dropped
+    data_.insert(data_.end(), message.begin(), message.end());
+    table_.push_back({message.size(), status, 0});
+}
+
+int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]) {
+    uint64_t table = table_.size() * sizeof(result_entry);
+    header_ = make_header(frame_type::result, count(), first_index, table + data_.size(),
+                          elapsed_ns);
+    iov[0] = {&header_, sizeof header_};
+    iov[1] = {table_.data(), table};
+    iov[2] = {data_.data(), data_.size()};
+    return 3;
+}
+
+result_builder::view result_builder::last() const noexcept {
+    const result_entry& e = table_.back();
+    return {e.status, data_.data() + data_.size() - e.len, static_cast<size_t>(e.len)};
+}
+
+// ---- result_chunk --------------------------------------------------------
+
+std::string result_chunk::decode(const frame_header& h, std::vector<char>&& payload) {
+    uint64_t table = uint64_t(h.count) * sizeof(result_entry);
+    if (payload.size() != h.payload_len || h.payload_len < table)
+        return "result frame shorter than its table";
+    const result_entry* entries = reinterpret_cast<const result_entry*>(payload.data());
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < h.count; ++i) {
+        if (entries[i].len > h.payload_len - table - sum)
+            return "result lengths exceed the frame";
+        int st = entries[i].status;
+        if (st != PM_OK && st != PM_EITEM && st != PM_EWORKER)
+            return "result with unknown status " + std::to_string(st);
+        sum += entries[i].len;
+    }
+    if (sum != h.payload_len - table)
+        return "result lengths do not add up to the frame";
+    first_failed_ = UINT64_MAX;
+    for (uint32_t i = 0; i < h.count; ++i) {
+        if (entries[i].status != PM_OK) {
+            first_failed_ = h.first_index + i;
+            break;
+        }
+    }
+    payload_ = std::move(payload);
+    table_ = reinterpret_cast<const result_entry*>(payload_.data());
+    data_ = payload_.data() + table;
+    first_index_ = h.first_index;
+    count_ = h.count;
+    next_ = 0;
+    offset_ = 0;
+    return {};
+}
+
+void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
+                               const std::string& message) {
+    // One shared message: every entry points at the same bytes (offset 0).
+    payload_.assign(message.begin(), message.end());
+    table_ = nullptr;
+    data_ = payload_.data();
+    first_index_ = first_index;
+    count_ = count;
+    next_ = 0;
+    offset_ = 0;
+    failed_status_ = status;
+    first_failed_ = count ? first_index : UINT64_MAX;
+}
+
+result_chunk::item result_chunk::take() noexcept {
+    uint32_t i = next_++;
+    if (!table_)
+        return {first_index_ + i, failed_status_, data_, payload_.size()};
+    const result_entry& e = table_[i];
+    item it{first_index_ + i, e.status, data_ + offset_, static_cast<size_t>(e.len)};
+    offset_ += e.len;
+    return it;
+}
+
+}  // namespace pm::core

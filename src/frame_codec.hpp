@@ -1,0 +1,156 @@
+// The wire format between the parent and its workers, and the builders and
+// views that encode and decode it without a per-item allocation.
+//
+// Every message is a frame: a fixed 40-byte header, then payload_len bytes.
+//   task:   count x u64 item length, then the items' bytes back to back
+//   result: count x result_entry, then each item's result (or, for a failed
+//           item, its error message) back to back
+//   stop:   no payload; the worker finishes what it holds and exits
+// A chunk is a run of count consecutive items starting at first_index. Both
+// ends run the same binary on the same machine, so fields are native-endian.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pm::core {
+
+constexpr uint32_t frame_magic = 0x31464d50;  // "PMF1"
+constexpr uint16_t frame_version = 1;
+
+enum class frame_type : uint16_t { task = 1, result = 2, stop = 3 };
+
+struct frame_header {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t type;
+    uint32_t count;
+    uint32_t flags;
+    uint64_t first_index;
+    uint64_t payload_len;
+    uint64_t aux;  // result: nanoseconds the worker spent on the chunk
+};
+static_assert(sizeof(frame_header) == 40, "frame header is 40 bytes on the wire");
+
+struct result_entry {
+    uint64_t len;
+    int32_t status;  // PM_OK, PM_EITEM or PM_EWORKER
+    uint32_t reserved;
+};
+static_assert(sizeof(result_entry) == 16, "result entry is 16 bytes on the wire");
+
+// Largest payload a frame may announce: bounds what a reader allocates.
+constexpr uint64_t max_payload_len = uint64_t(1) << 40;
+
+frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
+                         uint64_t payload_len, uint64_t aux = 0) noexcept;
+// Checks magic, version, type, count and payload bounds. Returns "" when the
+// header is sound, else what is wrong with it.
+std::string check_header(const frame_header& h, uint32_t max_count);
+
+// Collects items for one task frame. Items are copied into an owned buffer,
+// or, for an array input, referenced where they lie (zero copy).
+class task_builder {
+public:
+    void clear() noexcept;
+    void push(const void* data, size_t len);
+    // Items of equal size lying back to back in memory the caller keeps alive.
+    void set_external_span(const void* base, size_t record_size, size_t count);
+    uint32_t count() const noexcept { return static_cast<uint32_t>(lens_.size()); }
+    bool empty() const noexcept { return lens_.empty(); }
+    uint64_t byte_size() const noexcept;
+
+    // Fills iov[0..2] (header, length table, bytes); returns how many are used.
+    int to_iovecs(uint64_t first_index, struct iovec iov[3]);
+
+    // Sequential access for callers that run items in-process.
+    const uint64_t* lens() const noexcept { return lens_.data(); }
+    const char* bytes() const noexcept { return external_ ? external_ : bytes_.data(); }
+
+private:
+    frame_header header_{};
+    std::vector<uint64_t> lens_;
+    std::vector<char> bytes_;
+    const char* external_ = nullptr;
+};
+
+// A decoded task frame: views into a payload buffer owned by the caller.
+struct task_view {
+    uint64_t first_index = 0;
+    uint32_t count = 0;
+    const uint64_t* lens = nullptr;
+    const char* bytes = nullptr;
+};
+// Returns "" and fills view if the payload matches the header, else the problem.
+std::string decode_task(const frame_header& h, const char* payload, task_view* view);
+
+// Collects the results of one chunk in a worker (or in-process).
+class result_builder {
+public:
+    void clear() noexcept;
+    void begin_item();
+    // Appends to the current item's result; returns where the bytes go.
+    char* append(size_t len);
+    void end_item_ok();
+    void end_item_failed(int status, const std::string& message);
+    uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }
+
+    int to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]);
+
+    // The last item's outcome, for callers that run items in-process.
+    struct view {
+        int status;
+        const char* data;
+        size_t len;
+    };
+    view last() const noexcept;
+
+private:
+    frame_header header_{};
+    std::vector<result_entry> table_;
+    std::vector<char> data_;
+    size_t item_start_ = 0;
+};
+
+// A received result chunk, held until the consumer has taken every item.
+class result_chunk {
+public:
+    // Takes ownership of payload; returns "" if it matches the header.
+    std::string decode(const frame_header& h, std::vector<char>&& payload);
+    // A chunk whose items all failed with one status and message (lost items).
+    void make_failed(uint64_t first_index, uint32_t count, int status,
+                     const std::string& message);
+
+    uint64_t first_index() const noexcept { return first_index_; }
+    uint32_t count() const noexcept { return count_; }
+    bool exhausted() const noexcept { return next_ >= count_; }
+    // Index of the first failed item, UINT64_MAX if none failed.
+    uint64_t first_failed() const noexcept { return first_failed_; }
+
+    struct item {
+        uint64_t index;
+        int status;
+        const char* data;
+        size_t len;
+    };
+    // The next item in chunk order; call only when !exhausted().
+    item take() noexcept;
+
+private:
+    std::vector<char> payload_;
+    const result_entry* table_ = nullptr;
+    const char* data_ = nullptr;
+    uint64_t first_index_ = 0;
+    uint32_t count_ = 0;
+    uint32_t next_ = 0;
+    uint64_t offset_ = 0;
+    int failed_status_ = 0;
+    uint64_t first_failed_ = UINT64_MAX;
+};
+
+}  // namespace pm::core

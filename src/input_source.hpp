@@ -1,0 +1,65 @@
+// Where items come from: a pull callback, an array of fixed-size records, or
+// an array of variable-size records. The feeder (or an in-process map) asks
+// it to fill a task_builder with the next items.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "frame_codec.hpp"
+#include "parmapper.h"
+
+// What a pm_input_fn pushes into. Defined here because the C API only has the
+// opaque name.
+struct pm_feed {
+    pm::core::task_builder* builder = nullptr;
+    std::string error;
+};
+
+namespace pm::core {
+
+class input_source {
+public:
+    enum class fill_status { more, end, failed };
+
+    static input_source pull(pm_input_fn fn, void* user_data, pm_destroy_fn destroy);
+    static input_source array(const void* base, size_t record_size, size_t count);
+    static input_source records(const void* const* items, const size_t* lens, size_t count);
+
+    input_source(input_source&& other) noexcept;
+    input_source& operator=(input_source&&) = delete;
+    input_source(const input_source&) = delete;
+    ~input_source();
+
+    // Number of items, or UINT64_MAX for a pull input.
+    uint64_t length() const noexcept;
+
+    // Clears out, then adds up to want items (a pull callback may overshoot:
+    // it pushes what it pushes). A pull input also stops between calls once
+    // stop is set. failed: message holds the callback's error.
+    fill_status fill(task_builder& out, size_t want, const std::atomic<bool>* stop,
+                     std::string* message);
+
+private:
+    enum class kind { pull, array, records };
+    explicit input_source(kind k) : kind_(k) {}
+
+    kind kind_;
+    // pull
+    pm_input_fn fn_ = nullptr;
+    void* user_data_ = nullptr;
+    pm_destroy_fn destroy_ = nullptr;
+    bool ended_ = false;
+    // array and records
+    const char* base_ = nullptr;
+    size_t record_size_ = 0;
+    std::vector<const void*> items_;
+    std::vector<size_t> lens_;
+    size_t count_ = 0;
+    size_t next_ = 0;
+};
+
+}  // namespace pm::core

@@ -1,0 +1,31 @@
+// Holds result chunks until they may be released: in input order (a chunk is
+// released when every item before it has been), or as they arrive.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+
+#include "frame_codec.hpp"
+
+namespace pm::core {
+
+class sort_buffer {
+public:
+    explicit sort_buffer(bool ordered) noexcept : ordered_(ordered) {}
+
+    void push(result_chunk&& chunk);
+    // Moves the next releasable chunk into out; false if none is ready.
+    bool pop_ready(result_chunk& out);
+    bool empty() const noexcept { return pending_.empty() && fifo_.empty(); }
+    // Ordered mode: the index of the next item to release.
+    uint64_t next_index() const noexcept { return next_; }
+
+private:
+    bool ordered_;
+    uint64_t next_ = 0;
+    std::map<uint64_t, result_chunk> pending_;  // ordered: by first index
+    std::deque<result_chunk> fifo_;             // unordered: by arrival
+};
+
+}  // namespace pm::core

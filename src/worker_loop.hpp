@@ -1,0 +1,24 @@
+// The body of a worker: read task frames, run them, write result frames.
+// Runs in a forked worker process, or on a thread of the caller's process
+// for in-process maps with several threads.
+#pragma once
+
+#include <cstdint>
+
+#include "settings.hpp"
+
+namespace pm::core {
+
+enum worker_exit : int {
+    worker_exit_ok = 0,          // stop frame or end of the task stream
+    worker_exit_bad_frame = 65,  // the parent sent something we cannot read
+    worker_exit_channel = 66,    // a pipe failed (the parent is gone)
+    worker_exit_internal = 70,   // out of memory, thread creation failed, ...
+};
+
+// Returns when the parent sends a stop frame or closes the task pipe, after
+// every chunk read has been run and its results written.
+worker_exit run_worker_loop(int task_fd, int result_fd, const work_spec& work,
+                            uint32_t threads) noexcept;
+
+}  // namespace pm::core
