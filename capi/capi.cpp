@@ -55,6 +55,9 @@ int guard(F&& body) noexcept {
 
 // Calls destroy(user_data) exactly once, when the last owner lets go.
 struct user_data_owner {
+    user_data_owner(void* ud, pm_destroy_fn fn) noexcept : user_data(ud), destroy(fn) {}
+    user_data_owner(const user_data_owner&) = delete;
+    user_data_owner& operator=(const user_data_owner&) = delete;
     void* user_data;
     pm_destroy_fn destroy;
     ~user_data_owner() {
@@ -67,7 +70,7 @@ struct user_data_owner {
 // even when the call that registered it fails before it gets further.
 std::shared_ptr<user_data_owner> own_user_data(void* user_data, pm_destroy_fn destroy) {
     try {
-        return std::make_shared<user_data_owner>(user_data_owner{user_data, destroy});
+        return std::make_shared<user_data_owner>(user_data, destroy);
     } catch (...) {
         if (destroy)
             destroy(user_data);

@@ -1,6 +1,7 @@
 #include "frame_codec.hpp"
 
 #include <cstring>
+#include <new>
 
 #include "parmapper.h"
 
@@ -49,12 +50,15 @@ void task_builder::clear() noexcept {
 
 void task_builder::push(const void* data, size_t len) {
     // A builder holds either copied items or one external span, never both.
-    lens_.push_back(len);
+    size_t old = bytes_.size();
+    if (len > bytes_.max_size() - old)
+        throw std::bad_alloc();
+    lens_.reserve(lens_.size() + 1);  // so that nothing below can fail half-way
     if (len) {
-        size_t old = bytes_.size();
         bytes_.resize(old + len);
         std::memcpy(bytes_.data() + old, data, len);
     }
+    lens_.push_back(len);
 }
 
 void task_builder::set_external_span(const void* base, size_t record_size, size_t count) {
@@ -110,6 +114,8 @@ void result_builder::begin_item() { item_start_ = data_.size(); }
 
 char* result_builder::append(size_t len) {
     size_t old = data_.size();
+    if (len > data_.max_size() - old)
+        throw std::bad_alloc();
     if (data_.capacity() < old + len)
         data_.reserve(std::max(old + len, data_.capacity() * 2));
     data_.resize(old + len);

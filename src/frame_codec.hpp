@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "parmapper.h"
+
 namespace pm::core {
 
 constexpr uint32_t frame_magic = 0x31464d50;  // "PMF1"
