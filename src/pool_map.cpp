@@ -7,7 +7,6 @@
 // holds, the in-flight count, and the feeder's end state. The feeder never
 // closes a descriptor and the consumer never writes a task, so neither can
 // pull an fd from under the other.
-#include <limits.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -22,7 +21,7 @@
 #include "blocked_thread.hpp"
 #include "chunk_planner.hpp"
 #include "errors.hpp"
-#include "frame_reader.hpp"
+#include "channel.hpp"
 #include "logging.hpp"
 #include "map_engine.hpp"
 #include "sort_buffer.hpp"
@@ -66,7 +65,6 @@ public:
           planner_(s, static_cast<uint32_t>(pool_->workers().size()), input_.length()),
           credits_(2 * std::max(pool_->threads(), 1u)),
           sched_(pool_->workers().size()),
-          readers_(pool_->workers().size()),
           sorter_(s.ordered) {
         for (size_t i = 0; i < sched_.size(); ++i)
             sched_[i].usable = pool_->workers()[i]->alive;
@@ -148,8 +146,8 @@ private:
         pfds_.clear();
         poll_owner_.clear();
         for (size_t i = 0; i < workers.size(); ++i) {
-            if (workers[i]->alive && workers[i]->result_fd) {
-                pfds_.push_back({workers[i]->result_fd.get(), POLLIN, 0});
+            if (workers[i]->alive) {
+                pfds_.push_back({workers[i]->link->poll_fd(), POLLIN, 0});
                 poll_owner_.push_back(i);
             }
         }
@@ -178,7 +176,7 @@ private:
             if (!w.alive)
                 return;
             std::string problem;
-            switch (readers_[i].read(w.result_fd.get(), PM_MAX_CHUNK_SIZE, &problem)) {
+            switch (w.link->read_frame(&problem)) {
             case frame_reader::status::need_more:
                 return;
             case frame_reader::status::frame:
@@ -200,11 +198,12 @@ private:
 
     // Accepts one result frame from worker i; returns what is wrong with it.
     std::string take_frame(size_t i) {
-        const frame_header h = readers_[i].header();
+        channel& link = *pool_->workers()[i]->link;
+        const frame_header h = link.frame();
         if (h.type != static_cast<uint16_t>(frame_type::result))
             return "frame of type " + std::to_string(h.type) + " where results were due";
         result_chunk chunk;
-        std::string problem = chunk.decode(h, readers_[i].take_payload());
+        std::string problem = chunk.decode(h, link.take_payload());
         if (!problem.empty())
             return problem;
         {
@@ -261,7 +260,6 @@ private:
             sched_[i].usable = false;
         }
         room_.notify_one();
-        readers_[i] = frame_reader();
         if (held.empty()) {
             PM_LOG(warn, "{}, holding no items", what);
             return;
@@ -457,45 +455,17 @@ private:
         return true;
     }
 
-    // Writes a task frame to worker i's nonblocking pipe. Gives up when the
-    // pipe breaks, when the worker is found dead, or, on a pool we own and
-    // will kill anyway, when the map is stopped. On a shared pool a started
-    // frame is finished, or the worker would read a torn one.
+    // Sends a task frame to worker i. Gives up when the channel breaks, when
+    // the worker is found dead, or, on a pool we own and will kill anyway,
+    // when the map is stopped. On a shared pool a started frame is finished,
+    // or the worker would read a torn one.
     bool write_task(size_t i, struct iovec* iov, int iovcnt) {
-        int fd = pool_->workers()[i]->task_fd.get();
-        while (iovcnt > 0) {
-            if (iov->iov_len == 0) {
-                ++iov;
-                --iovcnt;
-                continue;
-            }
-            ssize_t n = ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno != EAGAIN)
-                    return false;  // EPIPE: SIGPIPE is blocked on this thread
-                (void)wait_fd(fd, POLLOUT, feeder_wake_.get(), liveness_period_ms);
-                eventfd_drain(feeder_wake_.get());
-                if (killable_ && stop_.load())
-                    return false;
-                std::lock_guard<std::mutex> hold(mutex_);
-                if (!sched_[i].usable)
-                    return false;
-                continue;
-            }
-            size_t left = static_cast<size_t>(n);
-            while (iovcnt > 0 && left >= iov->iov_len) {
-                left -= iov->iov_len;
-                ++iov;
-                --iovcnt;
-            }
-            if (iovcnt > 0) {
-                iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-                iov->iov_len -= left;
-            }
-        }
-        return true;
+        return pool_->workers()[i]->link->send(iov, iovcnt, feeder_wake_.get(), [this, i] {
+            if (killable_ && stop_.load())
+                return true;
+            std::lock_guard<std::mutex> hold(mutex_);
+            return !sched_[i].usable;
+        });
     }
 
     std::shared_ptr<worker_pool> pool_;
@@ -524,7 +494,6 @@ private:
     std::thread feeder_;
 
     // Consumer only.
-    std::vector<frame_reader> readers_;
     std::vector<struct pollfd> pfds_;
     std::vector<size_t> poll_owner_;
     sort_buffer sorter_;

@@ -1,8 +1,7 @@
 // The workers a map runs on: forked processes, or, for an in-process map
 // with several threads, one thread of this process running the same worker
-// loop over the same pipes. Each worker has its own task and result pipe, so
-// the parent always knows which worker holds which chunks and a dying worker
-// cannot corrupt another's stream.
+// loop over the same kind of channel. Each worker has its own channel, so
+// the parent always knows which worker holds which chunks.
 //
 // Design note for replacement workers (a later issue): the pool only forks in
 // start(), before any thread of ours exists for it; a replacement would come
@@ -17,9 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "channel.hpp"
 #include "child_process.hpp"
 #include "settings.hpp"
-#include "unique_fd.hpp"
 
 namespace pm::core {
 
@@ -27,8 +26,7 @@ struct worker {
     uint32_t id = 0;
     child_process process;  // forked worker
     std::thread thread;     // in-process worker
-    unique_fd task_fd;      // we write tasks (nonblocking)
-    unique_fd result_fd;    // we read results (nonblocking)
+    std::unique_ptr<channel> link;  // tasks out, results in
     pid_t pid = -1;         // kept for messages after the reap
     bool alive = true;
 
