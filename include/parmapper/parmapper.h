@@ -71,12 +71,16 @@ enum {
 
 /* Error modes: what a failed item does to the map (pm_options_set_error_mode). */
 enum {
-    /* The map stops at the first failure (in ordered mode: the failure with
-     * the lowest index among those that happened) and pm_map_next() returns
-     * its code with the item's index; all workers are stopped and reaped. */
+    /* The map stops at the first failure and pm_map_next() returns its code
+     * with the item's index. In ordered mode every result before it is
+     * delivered first, so the failure reported is the one with the lowest
+     * index. A one-shot map's workers are then killed and reaped; a pool
+     * map's workers finish the chunks they hold (their results are dropped)
+     * and stay in the pool. */
     PM_ERRORS_RAISE = 0,
     /* A failed item comes back in its place with a negative pm_map_next()
-     * code (PM_EITEM or PM_EWORKER) and the map goes on. */
+     * code (PM_EITEM or PM_EWORKER) and the map goes on; it counts as
+     * delivered for the progress callback. */
     PM_ERRORS_RETURN = 1,
     /* Run in the calling process and thread, without fork, stopping at the
      * first failure like PM_ERRORS_RAISE: for debugging, a debugger and
@@ -219,9 +223,10 @@ PM_API int pm_input_create_pull(pm_input **out, pm_input_fn fn,
  * @return PM_OK, PM_EINVAL, PM_ENOMEM. */
 PM_API int pm_input_create_array(pm_input **out, const void *base,
                                  size_t record_size, size_t count);
-/* Variable-size records: item i is lens[i] bytes at items[i]. The two arrays
- * are copied; the bytes they point at are not, and must stay valid and
- * unchanged until the map is destroyed. @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+/* Variable-size records: item i is lens[i] bytes at items[i] (which may be
+ * NULL when lens[i] is 0). The two arrays are copied; the bytes they point
+ * at are not, and must stay valid and unchanged until the map is destroyed.
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM. */
 PM_API int pm_input_create_records(pm_input **out, const void *const *items,
                                    const size_t *lens, size_t count);
 /* Free an input that was not passed to a map. NULL: no-op. */
@@ -238,7 +243,8 @@ PM_API int pm_feed_set_error(pm_feed *feed, const char *message);
 /* Inside a work function: the result. Only valid during that call, on the
  * thread that received it. */
 
-/* Append len bytes to the item's result. @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+/* Append len bytes to the item's result (data may be NULL when len is 0).
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM. */
 PM_API int pm_sink_write(pm_sink *out, const void *data, size_t len);
 /* Append len uninitialized bytes and set *buf to them, to be filled in place.
  * *buf is valid until the next pm_sink_* call. @return PM_OK, PM_EINVAL,
@@ -272,7 +278,8 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  *   other modes it is over.
  * - PM_EINPUT (the input callback failed; *index is the position it was
  *   filling), PM_EIO, PM_ESYS, PM_ENOMEM, PM_EINTERNAL: the map is over.
- * Any output pointer may be NULL. Once the map is over (after PM_DONE or a
+ * On PM_DONE and on failures *data is NULL and *len 0. Any output pointer
+ * may be NULL. Once the map is over (after PM_DONE or a
  * final failure), further calls return PM_ESTATE.
  * The message of a failure is in pm_map_error() and pm_last_error().
  * Thread-safety: one thread at a time per map. Blocks until a result is ready.
@@ -324,9 +331,9 @@ PM_API int pm_pool_map(pm_map **out, pm_pool *pool, const pm_options *opts,
 PM_API uint32_t pm_pool_processes(const pm_pool *pool);
 
 /* Stop the workers (they finish the chunk they are running, then exit; after
- * one second they are killed) and reap them, then free the pool. Its map, if
- * still alive, must be destroyed first: otherwise the pool is freed when that
- * map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
+ * one second they are killed) and reap them, then free the pool. If a map of
+ * the pool is still alive, it stays usable, and the workers are stopped when
+ * that map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
 PM_API void pm_pool_destroy(pm_pool *pool);
 
 #ifdef __cplusplus

@@ -1,0 +1,309 @@
+// Process hygiene: descriptors, children, signal dispositions, SIGPIPE and
+// stdout after many maps, crashes and destroys.
+#include "capi_test_util.hpp"
+
+#include <cstdlib>
+
+namespace {
+
+using namespace pmtest;
+
+int crash_on_7_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    if (index == 7) {
+        if (ud) raise(SIGSEGV);
+        _exit(0);
+    }
+    return checksum_work(item, len, index, out, nullptr);
+}
+
+TEST(Hygiene, ThousandMapsLeaveSameDescriptorsAndNoChild) {
+    set_watchdog(150);
+    const std::vector<uint64_t> items = make_items(10);
+    std::vector<std::string> expected;
+    for (size_t i = 0; i < items.size(); ++i) expected.push_back(expected_result(&items[i], 8, i));
+    Config cfg;
+    cfg.processes = 2;
+    Options opts = make_options(cfg);
+
+    const auto before = open_fds();
+    size_t bad = 0;
+    for (int i = 0; i < 1000; ++i) {
+        VectorGen gen;
+        gen.items = &items;
+        pm_input *in = i % 2 ? array_input(items) : vector_pull(gen);
+        pm_map *raw = nullptr;
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), in, checksum_work, nullptr, nullptr), PM_OK)
+            << "map " << i << ": " << pm_last_error();
+        // Most maps run to the end; some are destroyed early.
+        switch (i % 10) {
+        case 3:
+            break; // destroyed before the first step
+        case 6:
+            if (next_step(raw).status != PM_OK) ++bad;
+            break;
+        default:
+            bad += check_ordered(drain(raw), expected);
+        }
+        pm_map_destroy(raw);
+        if (bad) break;
+    }
+    EXPECT_EQ(bad, 0u);
+    const auto after = open_fds();
+    EXPECT_EQ(before, after) << fd_diff(before, after);
+    EXPECT_TRUE(no_children());
+}
+
+TEST(Hygiene, PoolsLeaveSameDescriptorsAndNoChild) {
+    set_watchdog(60);
+    const std::vector<uint64_t> items = make_items(20);
+    std::vector<std::string> expected;
+    for (size_t i = 0; i < items.size(); ++i) expected.push_back(expected_result(&items[i], 8, i));
+    Config cfg;
+    cfg.processes = 2;
+    Options opts = make_options(cfg);
+    const auto before = open_fds();
+    for (int i = 0; i < 100; ++i) {
+        pm_pool *praw = nullptr;
+        ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+        for (int k = 0; k < 3; ++k) {
+            pm_map *raw = nullptr;
+            ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK);
+            if (k < 2) {
+                ASSERT_EQ(check_ordered(drain(raw), expected), 0u);
+            }
+            pm_map_destroy(raw);
+        }
+        pm_pool_destroy(praw);
+    }
+    const auto after = open_fds();
+    EXPECT_EQ(before, after) << fd_diff(before, after);
+    EXPECT_TRUE(no_children());
+}
+
+TEST(Hygiene, CrashedWorkersLeaveSameDescriptorsAndNoChild) {
+    set_watchdog(60);
+    const std::vector<uint64_t> items = make_items(40);
+    const auto before = open_fds();
+    int segv = 1;
+    for (int i = 0; i < 40; ++i) {
+        Config cfg;
+        cfg.processes = 2 + i % 2;
+        cfg.chunk = 1 + i % 3;
+        cfg.error_mode = i % 4 < 2 ? PM_ERRORS_RAISE : PM_ERRORS_RETURN;
+        Options opts = make_options(cfg);
+        pm_map *raw = nullptr;
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), crash_on_7_work,
+                                i % 2 ? &segv : nullptr, nullptr),
+                  PM_OK);
+        const std::vector<Step> steps = drain(raw, cfg.error_mode == PM_ERRORS_RETURN);
+        pm_map_destroy(raw);
+        bool saw_worker_error = false;
+        for (const Step &s : steps) saw_worker_error |= s.status == PM_EWORKER;
+        ASSERT_TRUE(saw_worker_error) << "map " << i << ": " << describe(steps.back());
+    }
+    const auto after = open_fds();
+    EXPECT_EQ(before, after) << fd_diff(before, after);
+    EXPECT_TRUE(no_children());
+}
+
+TEST(Hygiene, LibraryDescriptorsAreCloseOnExec) {
+    const auto before = open_fds();
+    EndlessGen gen;
+    Config cfg;
+    cfg.processes = 2;
+    Options opts = make_options(cfg);
+    pm_input *in = nullptr;
+    ASSERT_EQ(pm_input_create_pull(&in, endless_fn, &gen, endless_destroy), PM_OK);
+    pm_map *raw = nullptr;
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, checksum_work, nullptr, nullptr), PM_OK);
+    Map map(raw);
+    ASSERT_EQ(next_step(raw).status, PM_OK);
+    const auto during = open_fds();
+    size_t new_fds = 0;
+    for (const auto &kv : during) {
+        if (before.count(kv.first)) continue;
+        ++new_fds;
+        const int flags = fcntl(kv.first, F_GETFD);
+        EXPECT_TRUE(flags >= 0 && (flags & FD_CLOEXEC))
+            << "fd " << kv.first << " -> " << kv.second << " is not close-on-exec";
+    }
+    EXPECT_GT(new_fds, 0u) << "a forked map should hold pipes to its workers";
+}
+
+TEST(Hygiene, NoSignalHandlersInstalled) {
+    auto dispositions = [] {
+        std::vector<std::pair<int, void *>> v;
+        for (int sig = 1; sig < 32; ++sig) {
+            if (sig == SIGKILL || sig == SIGSTOP || sig == SIGALRM) continue;
+            struct sigaction sa;
+            if (sigaction(sig, nullptr, &sa) != 0) continue;
+            v.emplace_back(sig, reinterpret_cast<void *>(sa.sa_handler));
+        }
+        return v;
+    };
+    const auto before = dispositions();
+    const std::vector<uint64_t> items = make_items(100);
+    for (int mode : {PM_ERRORS_RAISE, PM_ERRORS_RETURN, PM_ERRORS_INLINE}) {
+        for (uint32_t processes : {1u, 2u}) {
+            Config cfg;
+            cfg.processes = processes;
+            cfg.error_mode = mode;
+            Options opts = make_options(cfg);
+            pm_map *raw = nullptr;
+            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), checksum_work,
+                                    nullptr, nullptr),
+                      PM_OK);
+            Map map(raw);
+            ASSERT_EQ(next_step(raw).status, PM_OK);
+            EXPECT_EQ(dispositions(), before) << "while a map runs";
+        }
+    }
+    pm_pool *praw = nullptr;
+    Options opts = make_options(Config{});
+    ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    EXPECT_EQ(dispositions(), before) << "while a pool exists";
+    pm_pool_destroy(praw);
+    EXPECT_EQ(dispositions(), before);
+    for (int sig : {SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+        struct sigaction sa;
+        ASSERT_EQ(sigaction(sig, nullptr, &sa), 0);
+        EXPECT_EQ(reinterpret_cast<void *>(sa.sa_handler), reinterpret_cast<void *>(SIG_DFL))
+            << "signal " << sig;
+    }
+}
+
+int exit_at_once_work(const void *, size_t, uint64_t, pm_sink *, void *) { _exit(0); }
+
+TEST(Hygiene, DeadWorkersNeverRaiseSigpipeInCaller) {
+    // SIGPIPE keeps its default action: if the feeder wrote to a dead
+    // worker's pipe without protection, this test process would die.
+    set_watchdog(60);
+    struct sigaction sa;
+    ASSERT_EQ(sigaction(SIGPIPE, nullptr, &sa), 0);
+    ASSERT_EQ(reinterpret_cast<void *>(sa.sa_handler), reinterpret_cast<void *>(SIG_DFL));
+    const size_t item_size = size_t{1} << 20;
+    std::vector<unsigned char> data(32 * item_size, 0x5a);
+    for (int mode : {PM_ERRORS_RAISE, PM_ERRORS_RETURN}) {
+        for (bool pull : {false, true}) {
+            Config cfg;
+            cfg.processes = 2;
+            cfg.chunk = 1;
+            cfg.error_mode = mode;
+            Options opts = make_options(cfg);
+            struct Gen {
+                const unsigned char *base;
+                size_t size, next, count;
+            } gen{data.data(), item_size, 0, 32};
+            pm_input *in = nullptr;
+            if (pull) {
+                ASSERT_EQ(pm_input_create_pull(
+                              &in,
+                              [](pm_feed *feed, void *ud) -> int {
+                                  Gen *g = static_cast<Gen *>(ud);
+                                  if (g->next == g->count) return PM_DONE;
+                                  pm_feed_push(feed, g->base + g->next++ * g->size, g->size);
+                                  return PM_OK;
+                              },
+                              &gen, nullptr),
+                          PM_OK);
+            } else {
+                ASSERT_EQ(pm_input_create_array(&in, data.data(), item_size, 32), PM_OK);
+            }
+            pm_map *raw = nullptr;
+            ASSERT_EQ(pm_map_create(&raw, opts.get(), in, exit_at_once_work, nullptr, nullptr),
+                      PM_OK);
+            const std::vector<Step> steps = drain(raw, mode == PM_ERRORS_RETURN, 1000);
+            pm_map_destroy(raw);
+            EXPECT_EQ(steps.front().status, PM_EWORKER) << describe(steps.front());
+            for (const Step &s : steps) EXPECT_NE(s.status, PM_OK);
+            EXPECT_TRUE(no_children());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// stdout: the library never writes to it, and flushes stdio before forking
+// so a worker that flushes stdout does not repeat the caller's output.
+
+int flush_stdout_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *) {
+    fflush(stdout);
+    return checksum_work(item, len, index, out, nullptr);
+}
+
+// Runs body in a forked child whose stdout is a pipe; returns what it wrote.
+std::string capture_stdout(void (*body)()) {
+    fflush(stdout);
+    fflush(stderr);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        ADD_FAILURE() << "pipe: " << strerror(errno);
+        return "";
+    }
+    const pid_t child = fork();
+    if (child < 0) {
+        ADD_FAILURE() << "fork: " << strerror(errno);
+        return "";
+    }
+    if (child == 0) {
+        alarm(20);
+        close(fds[0]);
+        // Nothing can be buffered in the child's copy of stdout: the parent
+        // flushed before forking.
+        dup2(fds[1], 1);
+        close(fds[1]);
+        body();
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    close(fds[0]);
+    const int st = reap(child);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+    return out;
+}
+
+void map_with_pending_stdout() {
+    // No newline: "before|" stays in stdio's buffer (line or full buffering).
+    printf("before|");
+    const std::vector<uint64_t> items = make_items(50);
+    pm_options *o = nullptr;
+    pm_options_create(&o);
+    pm_options_set_processes(o, 2);
+    pm_options_set_chunk_size(o, 1);
+    pm_input *in = nullptr;
+    pm_input_create_array(&in, items.data(), 8, items.size());
+    pm_map *m = nullptr;
+    if (pm_map_create(&m, o, in, flush_stdout_work, nullptr, nullptr) != PM_OK) _exit(2);
+    int rc;
+    while ((rc = pm_map_next(m, nullptr, nullptr, nullptr)) == PM_OK) {
+    }
+    pm_map_destroy(m);
+    if (rc != PM_DONE) _exit(3);
+
+    // A pool, and a failing map, too.
+    pm_pool *p = nullptr;
+    if (pm_pool_create(&p, o, flush_stdout_work, nullptr, nullptr) != PM_OK) _exit(4);
+    pm_input_create_array(&in, items.data(), 8, items.size());
+    if (pm_pool_map(&m, p, nullptr, in) != PM_OK) _exit(5);
+    while (pm_map_next(m, nullptr, nullptr, nullptr) == PM_OK) {
+    }
+    pm_map_destroy(m);
+    pm_pool_destroy(p);
+    pm_options_destroy(o);
+    printf("after");
+    fflush(stdout);
+}
+
+TEST(Stdout, LibraryWritesNothingAndFlushesBeforeFork) {
+    set_watchdog(30);
+    EXPECT_EQ(capture_stdout(map_with_pending_stdout), "before|after");
+}
+
+} // namespace
