@@ -2,6 +2,8 @@
 // destroy and progress callbacks, nesting, daemon workers.
 #include "capi_test_util.hpp"
 
+#include <sys/mman.h>
+
 #include <pthread.h>
 
 namespace {
@@ -115,6 +117,49 @@ TEST(Feeder, StopsReadingAtInFlightBound) {
         EXPECT_LE(gen.pushed.load(), 1000u + bound + 1);
         EXPECT_GE(gen.pushed.load(), 1000u);
     }
+}
+
+// Counts work calls across processes: a shared mapping made before the fork.
+std::atomic<uint64_t> *g_calls = nullptr;
+
+int counting_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    g_calls->fetch_add(1);
+    return checksum_work(item, len, index, out, ud);
+}
+
+TEST(Feeder, WorkersKeepGoingWhileTheCallerIsBusy) {
+    // Results are collected in the background, so the workers run ahead of a
+    // caller that does not step the map, up to the in-flight bound and no
+    // further.
+    void *mem = mmap(nullptr, sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    g_calls = new (mem) std::atomic<uint64_t>(0);
+    const size_t bound = 64;
+    const std::vector<uint64_t> items = make_items(1000);
+    Config cfg;
+    cfg.chunk = 1;
+    cfg.max_in_flight = bound;
+    Options opts = make_options(cfg);
+    pm_map *raw = nullptr;
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), counting_work, nullptr,
+                            nullptr),
+              PM_OK);
+    Map map(raw);
+    for (int waited = 0; g_calls->load() < bound && waited < 10000; ++waited)
+        usleep(1000);
+    EXPECT_EQ(g_calls->load(), bound) << "workers did not run ahead of the caller";
+    usleep(50000);
+    EXPECT_EQ(g_calls->load(), bound) << "workers ran past the in-flight bound";
+    std::vector<Step> steps = drain(raw);
+    std::vector<std::string> expected;
+    for (size_t i = 0; i < items.size(); ++i)
+        expected.push_back(expected_result(&items[i], sizeof items[i], i));
+    EXPECT_EQ(check_ordered(steps, expected), 0u);
+    EXPECT_EQ(g_calls->load(), items.size());
+    map.reset();
+    g_calls = nullptr;
+    munmap(mem, sizeof(std::atomic<uint64_t>));
 }
 
 // ---------------------------------------------------------------------------

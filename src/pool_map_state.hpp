@@ -1,0 +1,85 @@
+// What the three threads of a pool map share. The feeder thread reads the
+// input into chunks and sends each to a worker with free credit; the
+// collector thread reads result frames from every worker, notices dead
+// workers, and files results in the sort buffer; the caller's thread, in
+// pm_map_next(), takes results out of the sort buffer. Everything below the
+// mutex is guarded by it.
+//
+// Ownership of descriptors and processes: only the collector reads channels
+// and reaps or kills workers while the map runs; only the feeder sends. The
+// caller's thread touches the pool only after joining both.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "chunk_planner.hpp"
+#include "input_source.hpp"
+#include "settings.hpp"
+#include "sort_buffer.hpp"
+#include "unique_fd.hpp"
+#include "worker_pool.hpp"
+
+namespace pm::core {
+
+struct held_chunk {
+    uint64_t first;
+    uint32_t count;
+};
+
+// The scheduler's view of one worker.
+struct worker_schedule {
+    std::vector<held_chunk> held;  // chunks sent and not yet answered
+    bool usable = true;            // alive, and its channel works
+    bool broken = false;           // the feeder saw its channel fail
+};
+
+struct pool_map_state {
+    pool_map_state(std::shared_ptr<worker_pool> p, bool killable_pool, const map_settings& s,
+                   uint64_t input_length);
+
+    std::shared_ptr<worker_pool> pool;
+    const bool killable;  // a one-shot pool of processes: kill, don't drain
+    const map_settings settings;
+    chunk_planner planner;
+    const size_t credits;  // chunks a worker may hold at once
+
+    std::atomic<bool> stop{false};          // stop feeding (and, if killable, kill)
+    std::atomic<uint64_t> ns_per_item{0};   // measured by the collector
+    unique_fd feeder_wake;                  // -> feeder: stop
+    unique_fd collector_wake;               // -> collector: state changed
+
+    std::mutex mutex;
+    std::condition_variable room;     // feeder waits: in-flight room, credit
+    std::condition_variable results;  // consumer waits: a result, or the end
+    std::vector<worker_schedule> sched;
+    sort_buffer sorter;
+    uint64_t in_flight = 0;     // read from the input, not yet released
+    uint64_t dispatched = 0;    // items sent (= the next chunk's index)
+    uint64_t received = 0;      // items whose results, or loss, have arrived
+    uint64_t stop_at = UINT64_MAX;  // raise mode: no chunk from here is needed
+    bool feeder_done = false;
+    int feed_status = PM_OK;    // why the feeder stopped early
+    std::string feed_message;
+    bool collector_done = false;
+    int collect_status = PM_OK;  // why the collector failed, if it did
+    std::string collect_message;
+
+    // Wakes the feeder out of a wait for room or a slow send.
+    void wake_feeder() noexcept;
+    void wake_collector() noexcept;
+};
+
+// "item 5" or "items 5 to 11", for messages.
+std::string item_range(uint64_t first, uint32_t count);
+
+// Thread bodies; they never throw.
+void run_feeder(pool_map_state& st, input_source& input) noexcept;
+void run_collector(pool_map_state& st) noexcept;
+
+}  // namespace pm::core
