@@ -153,6 +153,7 @@ private:
             std::lock_guard<std::mutex> hold(st_.mutex);
             held.swap(st_.sched[i].held);
             st_.sched[i].usable = false;
+            st_.last_loss = what;
             const bool expected = st_.killable && st_.stop.load();  // we killed it
             for (const held_chunk& c : held) {
                 std::string message = what + " while holding " + item_range(c.first, c.count);

@@ -49,6 +49,8 @@ public:
                 if (!any_usable) {
                     status = PM_EWORKER;
                     message = "no live worker is left to take " + item_range(first, n);
+                    if (!st_.last_loss.empty())
+                        message += " (the last one: " + st_.last_loss + ")";
                     return false;
                 }
                 bool room = st_.in_flight == 0 ||

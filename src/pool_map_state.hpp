@@ -63,6 +63,7 @@ struct pool_map_state {
     uint64_t dispatched = 0;    // items sent (= the next chunk's index)
     uint64_t received = 0;      // items whose results, or loss, have arrived
     uint64_t stop_at = UINT64_MAX;  // raise mode: no chunk from here is needed
+    std::string last_loss;      // how the last worker to go went, for messages
     bool feeder_done = false;
     int feed_status = PM_OK;    // why the feeder stopped early
     std::string feed_message;
