@@ -29,6 +29,11 @@
  * a worker: threads of the caller are not copied, so the work function must
  * not wait on locks that other caller threads may have held at fork time. The
  * library flushes stdio before forking so buffered output is not printed twice.
+ * With one process, or PM_ERRORS_INLINE, nothing is forked: the work function
+ * runs in the calling process and sees (and changes) its live memory.
+ *
+ * Bytes and alignment. Items and results are byte strings with no alignment
+ * promise: read multi-byte values from them with memcpy.
  *
  * Conventions. Fallible functions return PM_OK (0) or a negative PM_E* code
  * and record a detail message for the calling thread (pm_last_error()). Every
@@ -62,7 +67,7 @@ enum {
     PM_ESTATE = -3,     /* call not allowed in the object's current state */
     PM_EIO = -4,        /* transport failure: a bad or truncated frame from a worker */
     PM_EWORKER = -5,    /* a worker process died (signal or exit) holding items */
-    PM_ECANCELED = -6,  /* the operation was cancelled */
+    PM_ECANCELED = -6,  /* reserved for cancellation; not returned in 0.1 */
     PM_EINTERNAL = -7,  /* a bug in libparmapper; the message says where */
     PM_EITEM = -8,      /* the work function reported failure for an item */
     PM_EINPUT = -9,     /* the input callback reported failure */
