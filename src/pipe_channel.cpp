@@ -40,11 +40,6 @@ bool pipe_channel::send(struct iovec* iov, int iovcnt, int wake_fd,
                         const std::function<bool()>& give_up) {
     const int fd = task_fd_.get();
     while (iovcnt > 0) {
-        if (iov->iov_len == 0) {
-            ++iov;
-            --iovcnt;
-            continue;
-        }
         ssize_t n = ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
         if (n < 0) {
             if (errno == EINTR)
@@ -58,16 +53,7 @@ bool pipe_channel::send(struct iovec* iov, int iovcnt, int wake_fd,
                 return false;
             continue;
         }
-        size_t left = static_cast<size_t>(n);
-        while (iovcnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            ++iov;
-            --iovcnt;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
+        advance_iovecs(iov, iovcnt, static_cast<size_t>(n));
     }
     return true;
 }

@@ -73,11 +73,6 @@ io_result read_exact(int fd, void* buf, size_t len) noexcept {
 
 io_result writev_all(int fd, struct iovec* iov, int iovcnt) noexcept {
     while (iovcnt > 0) {
-        if (iov->iov_len == 0) {
-            ++iov;
-            --iovcnt;
-            continue;
-        }
         ssize_t n = ::writev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt);
         if (n < 0) {
             if (errno == EINTR)
@@ -89,18 +84,21 @@ io_result writev_all(int fd, struct iovec* iov, int iovcnt) noexcept {
             }
             return io_result::failed;
         }
-        size_t left = static_cast<size_t>(n);
-        while (iovcnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            ++iov;
-            --iovcnt;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
+        advance_iovecs(iov, iovcnt, static_cast<size_t>(n));
     }
     return io_result::done;
+}
+
+void advance_iovecs(struct iovec*& iov, int& iovcnt, size_t n) noexcept {
+    while (iovcnt > 0 && n >= iov->iov_len) {
+        n -= iov->iov_len;
+        ++iov;
+        --iovcnt;
+    }
+    if (iovcnt > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + n;
+        iov->iov_len -= n;
+    }
 }
 
 io_result read_some(int fd, void* buf, size_t len, size_t* got) noexcept {

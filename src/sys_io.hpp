@@ -36,6 +36,10 @@ io_result read_exact(int fd, void* buf, size_t len) noexcept;
 // reader is gone this returns failed with errno EPIPE; callers run on threads
 // with SIGPIPE blocked, or in workers where SIGPIPE ending them is right.
 io_result writev_all(int fd, struct iovec* iov, int iovcnt) noexcept;
+// Moves past n written bytes: drops the iovecs written whole and trims the
+// first one written in part.
+void advance_iovecs(struct iovec*& iov, int& iovcnt, size_t n) noexcept;
+
 // Nonblocking read of up to len bytes into buf; *got is how many.
 io_result read_some(int fd, void* buf, size_t len, size_t* got) noexcept;
 

@@ -204,6 +204,15 @@ inline std::string expected_result(const void *item, size_t len, uint64_t index)
     return r;
 }
 
+// expected_result() for the first n items (all of them by default).
+inline std::vector<std::string> expected_results(const std::vector<uint64_t> &items,
+                                                 size_t n = SIZE_MAX) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < items.size() && i < n; ++i)
+        out.push_back(expected_result(&items[i], sizeof items[i], i));
+    return out;
+}
+
 // Work function computing expected_result(); thread-safe.
 inline int checksum_work(const void *item, size_t len, uint64_t index, pm_sink *out,
                          void *) {

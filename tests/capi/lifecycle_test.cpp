@@ -152,9 +152,7 @@ TEST(Feeder, WorkersKeepGoingWhileTheCallerIsBusy) {
     usleep(50000);
     EXPECT_EQ(g_calls->load(), bound) << "workers ran past the in-flight bound";
     std::vector<Step> steps = drain(raw);
-    std::vector<std::string> expected;
-    for (size_t i = 0; i < items.size(); ++i)
-        expected.push_back(expected_result(&items[i], sizeof items[i], i));
+    const std::vector<std::string> expected = expected_results(items);
     EXPECT_EQ(check_ordered(steps, expected), 0u);
     EXPECT_EQ(g_calls->load(), items.size());
     map.reset();

@@ -67,9 +67,7 @@ TEST(Resources, TooFewDescriptorsForTheWorkersFailsCleanly) {
                             nullptr),
               PM_OK);
     Map map(raw);
-    std::vector<std::string> expected;
-    for (size_t i = 0; i < items.size(); ++i)
-        expected.push_back(expected_result(&items[i], sizeof items[i], i));
+    const std::vector<std::string> expected = expected_results(items);
     EXPECT_EQ(check_ordered(drain(raw), expected), 0u);
 }
 

@@ -27,13 +27,6 @@ int report_pid_and_wait(const void *item, size_t len, uint64_t index, pm_sink *o
     return checksum_work(item, len, index, out, ud);
 }
 
-std::vector<std::string> expected_all(const std::vector<uint64_t> &items, size_t n) {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < n; ++i)
-        out.push_back(expected_result(&items[i], sizeof items[i], i));
-    return out;
-}
-
 pid_t read_pid() {
     pid_t pid = -1;
     EXPECT_EQ(read(g_pid_pipe[0], &pid, sizeof pid), static_cast<ssize_t>(sizeof pid));
@@ -67,7 +60,7 @@ TEST(KilledFromOutside, RaiseReportsTheItemAndTheSignal) {
     std::vector<Step> steps = drain(raw);
     ASSERT_EQ(steps.size(), 6u) << describe(steps.back());
     // Items 0..4 in order, then the failure.
-    const std::vector<std::string> expected = expected_all(items, 5);
+    const std::vector<std::string> expected = expected_results(items, 5);
     for (size_t k = 0; k < 5; ++k) {
         EXPECT_EQ(steps[k].status, PM_OK) << describe(steps[k]);
         EXPECT_EQ(steps[k].index, k);
@@ -164,7 +157,7 @@ TEST(Interrupted, HostSignalsWithoutRestartDoNotBreakMaps) {
                 << pm_last_error();
             Map map(raw);
             std::vector<Step> steps = drain(raw);
-            EXPECT_EQ(check_ordered(steps, expected_all(items, items.size())), 0u);
+            EXPECT_EQ(check_ordered(steps, expected_results(items)), 0u);
         }
     }
     done = true;
