@@ -23,7 +23,11 @@ for w in "${what[@]}"; do
   case "$w" in
     asan)
       rm -rf build-asan
+      # -fno-sanitize=vptr: UBSan tests an object's memory through a pipe
+      # before checking its vptr; the descriptor-exhaustion test leaves it no
+      # descriptor for that pipe, and it then reports a false "invalid vptr".
       meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dcpp_args=-fno-sanitize=vptr \
         -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true
       meson compile -C build-asan
       ASAN_OPTIONS="$no_handlers:detect_leaks=1:abort_on_error=0" \

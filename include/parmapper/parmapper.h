@@ -131,8 +131,8 @@ typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
                           pm_sink *out, void *user_data);
 
 /* A pull input (a generator). Runs on the library's feeder thread (on the
- * thread calling pm_map_next() when the map runs in-process), never two calls
- * at once. Push zero or more items with pm_feed_push() (one or a few per call
+ * thread calling pm_map_next() when the map runs in-process with one
+ * thread), never two calls at once. Push zero or more items with pm_feed_push() (one or a few per call
  * keeps the in-flight bound tight), then return PM_OK to be called again,
  * PM_DONE when the input is exhausted (items pushed in that call count), or
  * a negative value for an error, with a message from pm_feed_set_error(). */
@@ -288,8 +288,8 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  * final failure), further calls return PM_ESTATE.
  * The message of a failure is in pm_map_error() and pm_last_error().
  * Thread-safety: one thread at a time per map. Blocks until a result is ready.
- * Runs the progress callback, and (in-process maps) the input and work
- * callbacks, on the calling thread. */
+ * Runs the progress callback on the calling thread, and, for a map in the
+ * calling process with one thread, the input and work callbacks too. */
 PM_API int pm_map_next(pm_map *map, uint64_t *index, const void **data,
                        size_t *len);
 
