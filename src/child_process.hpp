@@ -44,7 +44,7 @@ private:
 struct worker_spawn {
     int task_read_fd;               // the worker's ends
     int result_write_fd;
-    std::vector<int> close_in_child;  // the parent's ends of every worker's pipes
+    std::vector<int> close_in_child;  // every other pipe end of the pool
     bool daemon;
     work_spec work;
     uint32_t threads;

@@ -36,9 +36,7 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
     const uint32_t count = in_process ? 1 : settings.processes;
     try {
         std::vector<pipe_link> links;
-        // Every child closes the parent's ends of every worker's pipes; the
-        // child-side ends of earlier workers are already closed below.
-        std::vector<int> parent_ends;
+        std::vector<int> parent_ends;  // closed in every worker
         for (uint32_t i = 0; i < count; ++i) {
             links.push_back(pipe_link::create());
             auto link = std::make_unique<pipe_channel>(links.back());
@@ -50,20 +48,32 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             workers_.push_back(std::move(w));
         }
         if (in_process) {
-            int task_read = links[0].tasks.read_end.release();
-            int result_write = links[0].results.write_end.release();
+            int task_read = links[0].tasks.read_end.get();
+            int result_write = links[0].results.write_end.get();
             work_spec job = work;
             uint32_t threads = threads_;
             workers_[0]->thread = start_blocked_thread([task_read, result_write, job, threads] {
                 unique_fd in(task_read), out(result_write);
                 (void)run_worker_loop(in.get(), out.get(), job, threads);
             });
+            // The thread owns them now; until it started, the links did.
+            links[0].tasks.read_end.release();
+            links[0].results.write_end.release();
             return;
         }
         flush_stdio_before_fork();
         for (uint32_t i = 0; i < count; ++i) {
+            // A worker must hold no end of another worker's pipes: a copy of
+            // a result write end would hide that worker's death (no EOF), and
+            // a copy of a task read end would turn writes to a dead worker
+            // into a wait instead of EPIPE.
+            std::vector<int> close_in_child = parent_ends;
+            for (uint32_t j = i + 1; j < count; ++j) {
+                close_in_child.push_back(links[j].tasks.read_end.get());
+                close_in_child.push_back(links[j].results.write_end.get());
+            }
             worker_spawn spawn{links[i].tasks.read_end.get(), links[i].results.write_end.get(),
-                               parent_ends, settings.daemon, work, threads_};
+                               std::move(close_in_child), settings.daemon, work, threads_};
             workers_[i]->process = spawn_worker(spawn);
             workers_[i]->pid = workers_[i]->process.pid();
             // The child has its copies; ours would keep the pipes open forever.

@@ -130,6 +130,47 @@ TEST(Hygiene, LibraryDescriptorsAreCloseOnExec) {
     EXPECT_GT(new_fds, 0u) << "a forked map should hold pipes to its workers";
 }
 
+// Counts this process's descriptors that are pipes.
+size_t pipe_count() {
+    size_t n = 0;
+    for (const auto &fd : open_fds())
+        n += fd.second.rfind("pipe:", 0) == 0;
+    return n;
+}
+
+int count_pipes_work(const void *, size_t, uint64_t, pm_sink *out, void *) {
+    const uint64_t n = pipe_count();
+    return pm_sink_write(out, &n, sizeof n) == PM_OK ? 0 : 1;
+}
+
+TEST(Hygiene, WorkersHoldOnlyTheirOwnPipes) {
+    // A worker holding another worker's pipe end would hide that worker's
+    // death (no end of stream) or block writes to it instead of failing.
+    const uint64_t before = pipe_count();
+    const std::vector<uint64_t> items = make_items(64);
+    for (uint32_t processes : {2u, 4u}) {
+        SCOPED_TRACE("processes " + std::to_string(processes));
+        Config cfg;
+        cfg.processes = processes;
+        cfg.chunk = 1;
+        Options opts = make_options(cfg);
+        pm_map *raw = nullptr;
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), count_pipes_work, nullptr,
+                                nullptr),
+                  PM_OK);
+        Map map(raw);
+        const std::vector<Step> steps = drain(raw);
+        ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+        for (size_t k = 0; k + 1 < steps.size(); ++k) {
+            uint64_t n = 0;
+            ASSERT_EQ(steps[k].data.size(), sizeof n);
+            memcpy(&n, steps[k].data.data(), sizeof n);
+            // What the test process had, plus the worker's own two ends.
+            EXPECT_EQ(n, before + 2) << "item " << k;
+        }
+    }
+}
+
 TEST(Hygiene, NoSignalHandlersInstalled) {
     auto dispositions = [] {
         std::vector<std::pair<int, void *>> v;
