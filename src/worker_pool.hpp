@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,7 +29,9 @@ struct worker {
     std::thread thread;     // in-process worker
     std::unique_ptr<channel> link;  // tasks out, results in
     pid_t pid = -1;         // kept for messages after the reap
-    bool alive = true;
+    // Written by a map's collector thread; pm_pool_processes() may read it
+    // from the caller's thread meanwhile.
+    std::atomic<bool> alive{true};
 
     bool is_process() const noexcept { return pid > 0; }
     std::string describe() const;  // "worker 2 (pid 1234)"
