@@ -207,7 +207,8 @@ PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
  * exits when it next reads from its (then closed) pipe. */
 PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
 /* Progress callback (NULL to remove). user_data must stay valid as long as a
- * map created with these options exists. */
+ * map created with these options exists. The callback must not call
+ * pm_map_next() or pm_map_destroy() on the map it reports on. */
 PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
                                    void *user_data);
 
