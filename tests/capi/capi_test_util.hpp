@@ -242,6 +242,24 @@ inline size_t check_ordered(const std::vector<Step> &steps,
     return bad;
 }
 
+// Checks that steps[0..n) are the ordered results 0..n-1 (a run that goes
+// on, or fails, after them). Returns the number of mismatching steps.
+inline size_t check_prefix(const std::vector<Step> &steps,
+                           const std::vector<std::string> &expected, size_t n) {
+    size_t bad = 0;
+    if (steps.size() < n || expected.size() < n) {
+        ADD_FAILURE() << "expected at least " << n << " steps, got " << steps.size();
+        return n;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const Step &s = steps[i];
+        if (s.status != PM_OK || s.index != i || s.data != expected[i]) {
+            if (++bad <= 5) ADD_FAILURE() << "step " << i << ": " << describe(s);
+        }
+    }
+    return bad;
+}
+
 // Checks an unordered run: each index exactly once with its expected bytes.
 inline size_t check_unordered(const std::vector<Step> &steps,
                               const std::vector<std::string> &expected) {

@@ -54,11 +54,7 @@ TEST(ErrorModeRaise, OrderedReportsLowestFailingIndexAfterEarlierResults) {
             Map map(raw);
             const std::vector<Step> steps = drain(map.get());
             ASSERT_EQ(steps.size(), 38u) << describe(steps.back());
-            for (size_t i = 0; i < 37; ++i) {
-                ASSERT_EQ(steps[i].status, PM_OK) << describe(steps[i]);
-                ASSERT_EQ(steps[i].index, i);
-                ASSERT_EQ(steps[i].data, expected[i]);
-            }
+            ASSERT_EQ(check_prefix(steps, expected, 37), 0u);
             const Step &f = steps.back();
             EXPECT_EQ(f.status, PM_EITEM) << describe(f);
             EXPECT_EQ(f.index, 37u);
@@ -237,11 +233,7 @@ TEST(ErrorModeInline, StopsAtFirstFailure) {
     Map map(raw);
     const std::vector<Step> steps = drain(map.get());
     ASSERT_EQ(steps.size(), 43u) << describe(steps.back());
-    for (size_t i = 0; i < 42; ++i) {
-        ASSERT_EQ(steps[i].status, PM_OK);
-        ASSERT_EQ(steps[i].index, i);
-        ASSERT_EQ(steps[i].data, expected[i]);
-    }
+    ASSERT_EQ(check_prefix(steps, expected, 42), 0u);
     EXPECT_EQ(steps[42].status, PM_EITEM);
     EXPECT_EQ(steps[42].index, 42u);
     EXPECT_TRUE(contains(steps[42].error, "bad item 42")) << steps[42].error;
@@ -318,11 +310,7 @@ TEST(WorkerDeath, RaiseReportsTheCrashingItem) {
             Map map(raw);
             const std::vector<Step> steps = drain(map.get());
             ASSERT_EQ(steps.size(), 21u) << describe(steps.back());
-            for (size_t i = 0; i < 20; ++i) {
-                ASSERT_EQ(steps[i].status, PM_OK) << describe(steps[i]);
-                ASSERT_EQ(steps[i].index, i);
-                ASSERT_EQ(steps[i].data, expected[i]);
-            }
+            ASSERT_EQ(check_prefix(steps, expected, 20), 0u);
             const Step &f = steps.back();
             EXPECT_EQ(f.status, PM_EWORKER) << describe(f);
             EXPECT_EQ(f.index, 20u);
