@@ -286,11 +286,9 @@ TEST(ApiArgs, FeedFunctionsRejectNull) {
         ASSERT_EQ(pm_input_create_pull(&in, feed_probe_fn, &probe, nullptr), PM_OK);
         Config cfg;
         cfg.processes = processes;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), in, len_work, nullptr, nullptr), PM_OK);
-        Map map(raw);
-        const std::vector<Step> steps = drain(raw);
+        Map map = start_map(cfg, in, len_work);
+        ASSERT_TRUE(map);
+        const std::vector<Step> steps = drain(map.get());
         EXPECT_EQ(probe.push_null_feed, PM_EINVAL);
         EXPECT_EQ(probe.push_null_data, PM_EINVAL);
         EXPECT_EQ(probe.set_error_null_feed, PM_EINVAL);
@@ -335,13 +333,9 @@ TEST(ApiArgs, SinkFunctionsRejectNull) {
         const std::vector<uint64_t> items = make_items(3);
         Config cfg;
         cfg.processes = processes;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), sink_probe_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(raw);
-        const std::vector<Step> steps = drain(raw);
+        Map map = start_map(cfg, array_input(items), sink_probe_work);
+        ASSERT_TRUE(map);
+        const std::vector<Step> steps = drain(map.get());
         ASSERT_EQ(steps.size(), 4u) << describe(steps.back());
         for (size_t i = 0; i < 3; ++i) {
             ASSERT_EQ(steps[i].status, PM_OK) << describe(steps[i]);
@@ -411,21 +405,17 @@ TEST(ApiArgs, MapStepFunctionsHandleNull) {
     for (uint32_t processes : {1u, 2u}) {
         Config cfg;
         cfg.processes = processes;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), checksum_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(raw);
+        Map map = start_map(cfg, array_input(items), checksum_work);
+        ASSERT_TRUE(map);
         int n = 0, rc;
-        while ((rc = pm_map_next(raw, nullptr, nullptr, nullptr)) == PM_OK) {
-            EXPECT_STREQ(pm_map_error(raw), "");
+        while ((rc = pm_map_next(map.get(), nullptr, nullptr, nullptr)) == PM_OK) {
+            EXPECT_STREQ(pm_map_error(map.get()), "");
             ++n;
         }
         EXPECT_EQ(rc, PM_DONE);
         EXPECT_EQ(n, 20);
-        EXPECT_STREQ(pm_map_error(raw), "");
-        EXPECT_EQ(pm_map_next(raw, &index, &data, &len), PM_ESTATE);
+        EXPECT_STREQ(pm_map_error(map.get()), "");
+        EXPECT_EQ(pm_map_next(map.get(), &index, &data, &len), PM_ESTATE);
     }
 }
 

@@ -111,6 +111,17 @@ inline Options make_options(const Config &c) {
     return Options(o);
 }
 
+// Starts a one-shot map with cfg's options; an empty Map (and a test
+// failure) if it did not start. The input is consumed either way.
+inline Map start_map(const Config &cfg, pm_input *input, pm_work_fn work,
+                     void *user_data = nullptr) {
+    Options opts = make_options(cfg);
+    pm_map *raw = nullptr;
+    const int rc = pm_map_create(&raw, opts.get(), input, work, user_data, nullptr);
+    EXPECT_EQ(rc, PM_OK) << pm_status_str(rc) << ": " << pm_last_error();
+    return Map(raw);
+}
+
 // ---------------------------------------------------------------------------
 // Stepping a map.
 

@@ -46,12 +46,8 @@ TEST(ErrorModeRaise, OrderedReportsLowestFailingIndexAfterEarlierResults) {
             Config cfg;
             cfg.processes = processes;
             cfg.chunk = chunk;
-            Options opts = make_options(cfg);
-            pm_map *raw = nullptr;
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), failing_work,
-                                    &fail, nullptr),
-                      PM_OK);
-            Map map(raw);
+            Map map = start_map(cfg, array_input(items), failing_work, &fail);
+            ASSERT_TRUE(map);
             const std::vector<Step> steps = drain(map.get());
             ASSERT_EQ(steps.size(), 38u) << describe(steps.back());
             ASSERT_EQ(check_prefix(steps, expected, 37), 0u);
@@ -78,12 +74,8 @@ TEST(ErrorModeRaise, UnorderedStopsAtTheFailingItem) {
     cfg.processes = 3;
     cfg.chunk = 5;
     cfg.ordered = false;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), failing_work, &fail,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), failing_work, &fail);
+    ASSERT_TRUE(map);
     const std::vector<Step> steps = drain(map.get());
     std::set<uint64_t> seen;
     for (size_t i = 0; i + 1 < steps.size(); ++i) {
@@ -109,12 +101,8 @@ TEST(ErrorModeRaise, FailureWithoutMessageGetsGenericMessage) {
     for (uint32_t processes : {1u, 2u}) {
         Config cfg;
         cfg.processes = processes;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fail_without_message,
-                                nullptr, nullptr),
-                  PM_OK);
-        Map map(raw);
+        Map map = start_map(cfg, array_input(items), fail_without_message);
+        ASSERT_TRUE(map);
         const std::vector<Step> steps = drain(map.get());
         ASSERT_EQ(steps.size(), 4u);
         EXPECT_EQ(steps[3].status, PM_EITEM);
@@ -143,12 +131,8 @@ TEST(ErrorModeReturn, FailedItemsComeBackInPlaceAndMapFinishes) {
             cfg.chunk = 3;
             cfg.ordered = ordered;
             cfg.error_mode = PM_ERRORS_RETURN;
-            Options opts = make_options(cfg);
-            pm_map *raw = nullptr;
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), failing_work,
-                                    &fail, nullptr),
-                      PM_OK);
-            Map map(raw);
+            Map map = start_map(cfg, array_input(items), failing_work, &fail);
+            ASSERT_TRUE(map);
             const std::vector<Step> steps = drain(map.get(), true);
             ASSERT_EQ(steps.size(), items.size() + 1);
             EXPECT_EQ(steps.back().status, PM_DONE);
@@ -198,12 +182,8 @@ TEST(ErrorModeInline, RunsInCallerProcess) {
     Config cfg;
     cfg.processes = 4;
     cfg.error_mode = PM_ERRORS_INLINE;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), inline_work, &fail,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), inline_work, &fail);
+    ASSERT_TRUE(map);
     const Step first = next_step(map.get());
     EXPECT_EQ(first.status, PM_OK);
     EXPECT_TRUE(no_children()) << "inline mode must not fork";
@@ -225,12 +205,8 @@ TEST(ErrorModeInline, StopsAtFirstFailure) {
     cfg.processes = 2;
     cfg.chunk = 4;
     cfg.error_mode = PM_ERRORS_INLINE;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), inline_work, &fail,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), inline_work, &fail);
+    ASSERT_TRUE(map);
     const std::vector<Step> steps = drain(map.get());
     ASSERT_EQ(steps.size(), 43u) << describe(steps.back());
     ASSERT_EQ(check_prefix(steps, expected, 42), 0u);
@@ -251,12 +227,8 @@ TEST(ErrorModeInline, OneProcessAlsoRunsInCallerProcess) {
     std::set<uint64_t> fail;
     Config cfg;
     cfg.processes = 1;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), inline_work, &fail,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), inline_work, &fail);
+    ASSERT_TRUE(map);
     EXPECT_EQ(check_ordered(drain(map.get()), expected_for(items)), 0u);
     EXPECT_EQ(g_inline_calls.load(), items.size());
     EXPECT_EQ(g_inline_wrong_pid.load(), 0u);
@@ -302,12 +274,8 @@ TEST(WorkerDeath, RaiseReportsTheCrashingItem) {
             Config cfg;
             cfg.processes = processes;
             cfg.chunk = 1;
-            Options opts = make_options(cfg);
-            pm_map *raw = nullptr;
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), crashing_work,
-                                    &crash, nullptr),
-                      PM_OK);
-            Map map(raw);
+            Map map = start_map(cfg, array_input(items), crashing_work, &crash);
+            ASSERT_TRUE(map);
             const std::vector<Step> steps = drain(map.get());
             ASSERT_EQ(steps.size(), 21u) << describe(steps.back());
             ASSERT_EQ(check_prefix(steps, expected, 20), 0u);
@@ -347,12 +315,8 @@ TEST(WorkerDeath, RaiseWithChunksReportsALostItem) {
     Config cfg;
     cfg.processes = 2;
     cfg.chunk = 7;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), crashing_work, &crash,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), crashing_work, &crash);
+    ASSERT_TRUE(map);
     const std::vector<Step> steps = drain(map.get());
     const Step &f = steps.back();
     EXPECT_EQ(f.status, PM_EWORKER) << describe(f);
@@ -382,12 +346,8 @@ TEST(WorkerDeath, ReturnModeReportsLostItemsAndOthersFinish) {
             cfg.ordered = ordered;
             cfg.error_mode = PM_ERRORS_RETURN;
             cfg.max_in_flight = in_flight;
-            Options opts = make_options(cfg);
-            pm_map *raw = nullptr;
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), crashing_work,
-                                    &crash, nullptr),
-                      PM_OK);
-            Map map(raw);
+            Map map = start_map(cfg, array_input(items), crashing_work, &crash);
+            ASSERT_TRUE(map);
             const std::vector<Step> steps = drain(map.get(), true);
             ASSERT_EQ(steps.size(), items.size() + 1) << describe(steps.back());
             EXPECT_EQ(steps.back().status, PM_DONE);

@@ -153,13 +153,9 @@ TEST(Hygiene, WorkersHoldOnlyTheirOwnPipes) {
         Config cfg;
         cfg.processes = processes;
         cfg.chunk = 1;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), count_pipes_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(raw);
-        const std::vector<Step> steps = drain(raw);
+        Map map = start_map(cfg, array_input(items), count_pipes_work);
+        ASSERT_TRUE(map);
+        const std::vector<Step> steps = drain(map.get());
         ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
         for (size_t k = 0; k + 1 < steps.size(); ++k) {
             uint64_t n = 0;
@@ -189,13 +185,9 @@ TEST(Hygiene, NoSignalHandlersInstalled) {
             Config cfg;
             cfg.processes = processes;
             cfg.error_mode = mode;
-            Options opts = make_options(cfg);
-            pm_map *raw = nullptr;
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), checksum_work,
-                                    nullptr, nullptr),
-                      PM_OK);
-            Map map(raw);
-            ASSERT_EQ(next_step(raw).status, PM_OK);
+            Map map = start_map(cfg, array_input(items), checksum_work);
+            ASSERT_TRUE(map);
+            ASSERT_EQ(next_step(map.get()).status, PM_OK);
             EXPECT_EQ(dispositions(), before) << "while a map runs";
         }
     }

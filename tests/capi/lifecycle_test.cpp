@@ -140,18 +140,14 @@ TEST(Feeder, WorkersKeepGoingWhileTheCallerIsBusy) {
     Config cfg;
     cfg.chunk = 1;
     cfg.max_in_flight = bound;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), counting_work, nullptr,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), counting_work);
+    ASSERT_TRUE(map);
     for (int waited = 0; g_calls->load() < bound && waited < 10000; ++waited)
         usleep(1000);
     EXPECT_EQ(g_calls->load(), bound) << "workers did not run ahead of the caller";
     usleep(50000);
     EXPECT_EQ(g_calls->load(), bound) << "workers ran past the in-flight bound";
-    std::vector<Step> steps = drain(raw);
+    std::vector<Step> steps = drain(map.get());
     const std::vector<std::string> expected = expected_results(items);
     EXPECT_EQ(check_ordered(steps, expected), 0u);
     EXPECT_EQ(g_calls->load(), items.size());
@@ -715,18 +711,14 @@ TEST(Nesting, MapRunsInsideAWorker) {
     Config cfg;
     cfg.processes = 2;
     cfg.chunk = 1;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), nested_work, nullptr,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), nested_work);
+    ASSERT_TRUE(map);
     std::vector<std::string> expected;
     for (uint64_t b : items) {
         const uint64_t sum = 3 * (5 * b + 10);
         expected.emplace_back(reinterpret_cast<const char *>(&sum), 8);
     }
-    EXPECT_EQ(check_ordered(drain(raw), expected), 0u);
+    EXPECT_EQ(check_ordered(drain(map.get()), expected), 0u);
     map.reset();
     EXPECT_TRUE(no_children());
 }

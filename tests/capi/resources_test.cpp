@@ -61,14 +61,10 @@ TEST(Resources, TooFewDescriptorsForTheWorkersFailsCleanly) {
     // And with the limit back, the same map works.
     Config cfg;
     cfg.processes = 8;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), checksum_work, nullptr,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), checksum_work);
+    ASSERT_TRUE(map);
     const std::vector<std::string> expected = expected_results(items);
-    EXPECT_EQ(check_ordered(drain(raw), expected), 0u);
+    EXPECT_EQ(check_ordered(drain(map.get()), expected), 0u);
 }
 
 // fork() fails with EAGAIN once RLIMIT_NPROC is reached. Root is exempt, so

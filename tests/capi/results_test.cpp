@@ -39,13 +39,8 @@ TEST(Results, ZeroByteResultsAreDelivered) {
         Config cfg;
         cfg.processes = processes;
         cfg.chunk = 3;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), empty_or_index_work,
-                                nullptr, nullptr),
-                  PM_OK)
-            << pm_last_error();
-        Map map(raw);
+        Map map = start_map(cfg, array_input(items), empty_or_index_work);
+        ASSERT_TRUE(map);
         const std::vector<Step> steps = drain(map.get());
         ASSERT_EQ(steps.size(), items.size() + 1);
         for (uint64_t i = 0; i < items.size(); ++i) {
@@ -106,13 +101,8 @@ TEST(Results, ThirtyTwoMebibyteResultsArriveIntact) {
         Config cfg;
         cfg.processes = processes;
         cfg.chunk = 1;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), big_result_work,
-                                nullptr, nullptr),
-                  PM_OK)
-            << pm_last_error();
-        Map map(raw);
+        Map map = start_map(cfg, array_input(items), big_result_work);
+        ASSERT_TRUE(map);
         for (uint64_t i = 0; i < items.size(); ++i) {
             const Step s = next_step(map.get());
             ASSERT_EQ(s.status, PM_OK) << describe(s);
@@ -253,10 +243,8 @@ TEST(Results, RecordsArraysAreCopied) {
 
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, reverse_work, nullptr, nullptr), PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, in, reverse_work);
+    ASSERT_TRUE(map);
     const std::vector<std::string> expected = {
         reverse_expected(reinterpret_cast<const unsigned char *>(a), 5, 0),
         reverse_expected(reinterpret_cast<const unsigned char *>(b), 6, 1),
@@ -270,10 +258,8 @@ TEST(Results, ArrayOfZeroSizeRecordsGivesEmptyItems) {
     ASSERT_EQ(pm_input_create_array(&in, nullptr, 0, 5), PM_OK) << pm_last_error();
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, reverse_work, nullptr, nullptr), PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, in, reverse_work);
+    ASSERT_TRUE(map);
     std::vector<std::string> expected;
     for (uint64_t i = 0; i < 5; ++i) expected.push_back(reverse_expected(nullptr, 0, i));
     EXPECT_EQ(check_ordered(drain(map.get()), expected), 0u);
@@ -309,12 +295,8 @@ TEST(Results, SinkReserveAppendsInPlace) {
         Config cfg;
         cfg.processes = processes;
         cfg.threads = 2;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), reserve_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(raw);
+        Map map = start_map(cfg, array_input(items), reserve_work);
+        ASSERT_TRUE(map);
         EXPECT_EQ(check_ordered(drain(map.get()), expected), 0u);
     }
 }
@@ -332,12 +314,8 @@ TEST(Results, PullInputMayPushManyItemsPerCallAndEndWithThem) {
         gen.done_with_last = done_with_last;
         Config cfg;
         cfg.processes = 2;
-        Options opts = make_options(cfg);
-        pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), vector_pull(gen), checksum_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(raw);
+        Map map = start_map(cfg, vector_pull(gen), checksum_work);
+        ASSERT_TRUE(map);
         EXPECT_EQ(check_ordered(drain(map.get()), expected), 0u);
         map.reset();
         EXPECT_EQ(gen.calls.load(), done_with_last ? 143u : 144u);

@@ -48,16 +48,12 @@ TEST(KilledFromOutside, RaiseReportsTheItemAndTheSignal) {
     const std::vector<uint64_t> items = make_items(40);
     Config cfg;
     cfg.chunk = 1;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), report_pid_and_wait, nullptr,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), report_pid_and_wait);
+    ASSERT_TRUE(map);
     pid_t victim = read_pid();
     ASSERT_GT(victim, 0);
     ASSERT_EQ(kill(victim, SIGKILL), 0);
-    std::vector<Step> steps = drain(raw);
+    std::vector<Step> steps = drain(map.get());
     ASSERT_EQ(steps.size(), 6u) << describe(steps.back());
     // Items 0..4 in order, then the failure.
     EXPECT_EQ(check_prefix(steps, expected_results(items, 5), 5), 0u);
@@ -76,16 +72,12 @@ TEST(KilledFromOutside, ReturnModeLosesOnlyThatItem) {
     Config cfg;
     cfg.chunk = 1;
     cfg.error_mode = PM_ERRORS_RETURN;
-    Options opts = make_options(cfg);
-    pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), report_pid_and_wait, nullptr,
-                            nullptr),
-              PM_OK);
-    Map map(raw);
+    Map map = start_map(cfg, array_input(items), report_pid_and_wait);
+    ASSERT_TRUE(map);
     pid_t victim = read_pid();
     ASSERT_GT(victim, 0);
     ASSERT_EQ(kill(victim, SIGKILL), 0);
-    std::vector<Step> steps = drain(raw, true);
+    std::vector<Step> steps = drain(map.get(), true);
     ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
     steps.pop_back();
     ASSERT_EQ(steps.size(), items.size());
