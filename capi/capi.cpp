@@ -495,7 +495,7 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         }
         return step.status;
     });
-    if (status < 0 && status != PM_EITEM && status != PM_EWORKER)
+    if (status < 0 && status != PM_EITEM && status != PM_EWORKER && status != PM_ETIMEOUT)
         map->over = true;  // an exception from the engine: the map cannot go on
     return status;
 }

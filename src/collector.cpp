@@ -307,6 +307,7 @@ private:
             held.swap(s.held);
             retiring = s.stop_sent && held.empty();
             s.usable = false;
+            s.replacing = will_replace(w, retiring);
             if (!retiring)
                 st_.last_loss = what;
             for (const held_chunk& c : held)
@@ -351,29 +352,39 @@ private:
         }
     }
 
+    bool will_replace(const worker& w, bool recycled) const {
+        return st_.replace && st_.pool->can_replace() && !(st_.killable && st_.stop.load()) &&
+               (recycled || w.fruitless_starts < max_fruitless_starts);
+    }
+
     // Starts a new worker in slot i when the map or its pool goes on.
     void replace_worker(size_t i, bool recycled) {
-        if (!st_.replace || !st_.pool->can_replace() || (st_.killable && st_.stop.load()))
-            return;
         worker& w = *workers_[i];
-        if (!recycled && ++w.fruitless_starts > max_fruitless_starts) {
+        bool started = false;
+        if (will_replace(w, recycled)) {
+            if (!recycled)
+                ++w.fruitless_starts;
+            started = st_.pool->replace(w);
+        } else if (st_.replace && w.fruitless_starts >= max_fruitless_starts) {
             PM_LOG(warn, "worker {} died {} times in a row without returning a result; "
                          "it is not replaced again", i, max_fruitless_starts + 1);
-            return;
         }
-        if (!st_.pool->replace(w))
-            return;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
             worker_schedule& s = st_.sched[i];
+            s.replacing = false;
+            if (!started) {
+                st_.room.notify_all();  // the feeder may be waiting for it
+                return;
+            }
             s.generation = w.generation;
             s.usable = true;
             s.broken = false;
             s.retiring = false;
             s.stop_sent = false;
             s.seen.clear();
+            st_.room.notify_all();
         }
-        st_.room.notify_all();
     }
 
     void handle_broken_channels() {

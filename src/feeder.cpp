@@ -23,8 +23,11 @@ size_t pick_worker(const pool_map_state& st, size_t start, bool* any_usable) {
     for (size_t k = 0; k < st.sched.size(); ++k) {
         size_t i = (start + k) % st.sched.size();
         const worker_schedule& s = st.sched[i];
-        if (!s.usable)
+        if (!s.usable) {
+            // Worth waiting for: it comes back once recycled or replaced.
+            *any_usable = *any_usable || s.retiring || s.replacing;
             continue;
+        }
         *any_usable = true;
         if (s.held.size() < st.credits &&
             (best == SIZE_MAX || s.held.size() < st.sched[best].held.size()))

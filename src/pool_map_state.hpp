@@ -56,6 +56,7 @@ struct worker_schedule {
     bool usable = true;            // alive, and its channel works
     bool broken = false;           // the feeder saw its channel fail
     bool retiring = false;         // recycled: no new chunks, stop when idle
+    bool replacing = false;        // gone, and a replacement is on its way
     bool stop_sent = false;
     uint64_t rss_checked_ns = 0;
     std::vector<seen_activity> seen;  // per worker thread
