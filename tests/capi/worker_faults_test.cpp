@@ -582,3 +582,36 @@ TEST(WrongPlace, HandlesInheritedByAWorkerAreRefused) {
     pm_pool_destroy(h.pool);
     EXPECT_TRUE(no_children());
 }
+
+// ---------------------------------------------------------------------------
+// A host whose SIGCHLD handler reaps every child it can: workers are the
+// template's children, so their exit statuses still reach the map.
+
+void greedy_reaper(int) {
+    const int saved = errno;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    errno = saved;
+}
+
+TEST(HostSignals, AGreedySigchldHandlerCannotStealWorkerStatuses) {
+    struct sigaction sa = {}, old = {};
+    sa.sa_handler = greedy_reaper;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGCHLD, &sa, &old), 0);
+    Shared *sh = shared_page();
+    Fault f{9, UINT64_MAX, 2, sh};
+    const std::vector<uint64_t> items = make_items(30);
+    Config cfg;
+    cfg.chunk = 1;
+    cfg.error_mode = PM_ERRORS_RETURN;
+    std::vector<Step> steps = run_map(make_options(cfg), items, f, true);
+    sigaction(SIGCHLD, &old, nullptr);
+    ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+    ASSERT_EQ(steps.size(), items.size() + 1);
+    EXPECT_EQ(steps[9].status, PM_EWORKER);
+    EXPECT_NE(steps[9].error.find("exited with status 3"), std::string::npos) << steps[9].error;
+    free_shared(sh);
+    EXPECT_TRUE(no_children());
+}
