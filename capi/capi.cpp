@@ -1,6 +1,8 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -15,6 +17,7 @@
 #include "logging.hpp"
 #include "map_engine.hpp"
 #include "parmapper.h"
+#include "progress_bar.hpp"
 #include "settings.hpp"
 #include "sys_io.hpp"
 #include "worker_pool.hpp"
@@ -124,9 +127,14 @@ struct pm_map {
     bool over = false;
     std::string message;
     std::unique_ptr<pm::core::map_engine> engine;
+    std::unique_ptr<pm::core::progress_bar> bar;  // null unless asked for
 
     ~pm_map() {
+        // The bar's last line comes after the workers are gone, so it is last.
+        const uint64_t total = bar && engine ? engine->total() : 0;
         engine.reset();
+        if (bar)
+            bar->finish(delivered, total, pm::core::progress_end::stopped);
         if (pool)
             pool->in_use = false;
     }
@@ -143,6 +151,12 @@ std::unique_ptr<pm::core::map_engine> start_engine(const map_settings& s, const 
         return pm::core::start_direct_map(s, work, std::move(source));
     auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s));
     return pm::core::start_pool_map(std::move(workers), true, s, std::move(source));
+}
+
+std::unique_ptr<pm::core::progress_bar> make_bar(const map_settings& s) {
+    if (!s.progress_bar)
+        return nullptr;
+    return std::make_unique<pm::core::progress_bar>(s.progress_label, STDERR_FILENO);
 }
 
 }  // namespace
@@ -254,6 +268,16 @@ int pm_options_set_progress(pm_options* opts, pm_progress_fn fn, void* user_data
     opts->settings.progress = fn;
     opts->settings.progress_user_data = user_data;
     return PM_OK;
+}
+
+int pm_options_set_progress_bar(pm_options* opts, int enable, const char* label) {
+    PM_CHECK_OPTS("pm_options_set_progress_bar");
+    return guard([&]() -> int {
+        std::string copy = enable ? pm::core::sanitize_label(label) : std::string();
+        opts->settings.progress_bar = enable != 0;
+        opts->settings.progress_label = std::move(copy);
+        return PM_OK;
+    });
 }
 
 /* ---- inputs ------------------------------------------------------------ */
@@ -382,6 +406,7 @@ int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
         map->engine = start_engine(s, work_spec{work, user_data}, std::move(in->source), nullptr);
+        map->bar = make_bar(s);
         *out = map.release();
         return PM_OK;
     });
@@ -419,11 +444,17 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
             ++map->delivered;
             if (map->progress)
                 map->progress(map->delivered, map->engine->total(), map->progress_user_data);
+            if (map->bar)
+                map->bar->update(map->delivered, [map] { return map->engine->total(); });
         }
         return step.status;
     });
     if (status < 0 && status != PM_EITEM && status != PM_EWORKER)
         map->over = true;  // an exception from the engine: the map cannot go on
+    if (map->over && map->bar)
+        map->bar->finish(map->delivered, map->engine->total(),
+                         status == PM_DONE ? pm::core::progress_end::done
+                                           : pm::core::progress_end::failed);
     return status;
 }
 
@@ -477,6 +508,7 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
         map->engine = start_engine(s, core.work, std::move(in->source), pool->core);
+        map->bar = make_bar(s);
         map->pool = pool->core;
         core.in_use = true;
         *out = map.release();

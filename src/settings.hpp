@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "parmapper.h"
 
@@ -19,6 +20,8 @@ struct map_settings {
     bool daemon = true;
     pm_progress_fn progress = nullptr;
     void* progress_user_data = nullptr;
+    bool progress_bar = false;   // draw the built-in bar on stderr
+    std::string progress_label;  // sanitized; empty for none
 };
 
 // The work function and its user_data, as a worker calls them.

@@ -41,7 +41,8 @@
  * are opaque and options have setters. Nothing here installs a signal handler,
  * and a dead worker never delivers SIGPIPE to the caller.
  *
- * Linux only (fork, pipe2, prctl). Since: 0.1 for everything in this file.
+ * Linux only (fork, pipe2, prctl). Since: 0.1 for everything in this file
+ * that does not name another version.
  */
 #ifndef PARMAPPER_H
 #define PARMAPPER_H
@@ -211,6 +212,30 @@ PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
  * pm_map_next() or pm_map_destroy() on the map it reports on. */
 PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
                                    void *user_data);
+/* Built-in progress bar on stderr for maps made with these options: enable
+ * nonzero to draw it, 0 to remove it. label: shown first on each line
+ * (copied; control characters become spaces); NULL or "" for none. It works
+ * alongside a callback set with pm_options_set_progress(): both run.
+ * A line shows the label, done/total, the percentage, a bar, the rate
+ * (results per second), the elapsed time and the estimated time left; with
+ * an unknown total (PM_TOTAL_UNKNOWN), the running count, rate and elapsed
+ * time. It is drawn by pm_map_next() on the calling thread when a result is
+ * delivered (never by a worker, and not while pm_map_next() waits), and
+ * written to file descriptor 2 directly, not through stdio:
+ * - stderr a terminal (checked when the map is created): one line redrawn in
+ *   place with '\r', at most 10 times a second, fitted to the terminal width;
+ * - otherwise (a file or pipe): a plain line each time another tenth of the
+ *   total is done, at most one a second, and one at least every 10 seconds
+ *   while results keep coming (the only lines an unknown total gets).
+ * When the map ends a last line is drawn, ending in a newline, that says
+ * "done" (PM_DONE), "failed" (a final failure) or "stopped" (pm_map_destroy()
+ * part-way). Checking whether a line is due reads a coarse clock: a few
+ * nanoseconds per result. A failed write (stderr closed, a full nonblocking
+ * pipe) silently stops the bar; it never raises SIGPIPE.
+ * @return PM_OK, PM_EINVAL (opts NULL), PM_ENOMEM.
+ * Thread-safety: as the other setters. Since: 0.2. */
+PM_API int pm_options_set_progress_bar(pm_options *opts, int enable,
+                                       const char *label);
 
 /* ------------------------------------------------------------------------ */
 /* Inputs. An input is consumed by the pm_map_create()/pm_pool_map() call it
