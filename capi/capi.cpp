@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "capi_internal.hpp"
 #include "errors.hpp"
 #include "input_source.hpp"
 #include "item_runner.hpp"
@@ -523,3 +524,17 @@ uint32_t pm_pool_processes(const pm_pool* pool) {
 }
 
 void pm_pool_destroy(pm_pool* pool) { delete pool; }
+
+/* ---- shared with the other capi/ files (capi_internal.hpp) ------------- */
+
+int pm::capi::fail(int status, const char* message) noexcept { return ::fail(status, message); }
+
+int pm::capi::fail_current_exception() noexcept {
+    // Rethrown into the one barrier, so that every capi/ file maps
+    // exceptions to statuses the same way.
+    return ::guard([]() -> int { throw; });
+}
+
+map_settings pm::capi::resolved_settings(const pm_options* opts) {
+    return resolved(opts ? opts->settings : map_settings{});
+}

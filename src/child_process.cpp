@@ -7,6 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <iostream>
+
 #include "errors.hpp"
 #include "sys_io.hpp"
 #include "worker_loop.hpp"
@@ -105,6 +108,41 @@ child_process spawn_worker(const worker_spawn& spawn) {
     worker_exit code =
         run_worker_loop(spawn.task_read_fd, spawn.result_write_fd, spawn.work, spawn.threads);
     ::_exit(code);
+}
+
+}  // namespace pm::core
+
+namespace pm::core {
+
+child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& close_in_child,
+                          int link_fd, bool daemon) {
+    // Buffered output would otherwise be written by us and again by the child.
+    std::fflush(nullptr);
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_system_error("fork", errno);
+    if (pid > 0)
+        return child_process(pid);
+
+    // In the child: as in a worker, leave only through _exit.
+    for (int fd : close_in_child)
+        ::close(fd);
+    for (int& fd : outer_link_fds) {
+        if (fd >= 0)
+            ::close(fd);
+        fd = -1;
+    }
+    if (daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(worker_exit_channel);
+    }
+    outer_link_fds[1] = link_fd;
+    ::_exit(body(arg));
 }
 
 }  // namespace pm::core

@@ -367,6 +367,67 @@ PM_API uint32_t pm_pool_processes(const pm_pool *pool);
  * that map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
 PM_API void pm_pool_destroy(pm_pool *pool);
 
+/* ------------------------------------------------------------------------ */
+/* Background processes (the Python tool's ReturnProcess): one function run
+ * in a forked process, its result bytes read back on join. Several may run
+ * at once. Since: 0.2 for everything in this section. */
+
+typedef struct pm_process pm_process; /* one function in a background process */
+
+/* The function a pm_process runs, in the forked child. Write the result with
+ * pm_sink_write() or pm_sink_reserve() (0 bytes is a valid result) and
+ * return 0; any other value fails it, with the message given to
+ * pm_sink_set_error() or "the process function returned N". A C++ exception
+ * escaping it fails it too, with its text. user_data is the fork-time copy:
+ * writes to it stay in the child. */
+typedef int (*pm_process_fn)(pm_sink *out, void *user_data);
+
+/* Start fn(out, user_data) in a new background process. Forks at this call:
+ * the child sees the program's memory as it is now (as a map's workers do),
+ * inherits its descriptors as any fork does, runs fn, sends its result back
+ * through a pipe and leaves with _exit. opts: only daemon is used (NULL: the
+ * defaults, daemon on: the child is killed if this process dies; see
+ * pm_options_set_daemon() for the creating thread). destroy(user_data) runs
+ * once in this process when the handle is destroyed, or before this returns
+ * if it fails.
+ * @return PM_OK, PM_EINVAL (out or fn NULL), PM_ENOMEM, PM_ESYS (pipe or
+ * fork failed). Thread-safety: any thread; starts are serialized. Since: 0.2. */
+PM_API int pm_process_start(pm_process **out, const pm_options *opts,
+                            pm_process_fn fn, void *user_data,
+                            pm_destroy_fn destroy);
+
+/* Wait for the process's outcome. Blocks until fn has returned and its
+ * result has been read (the child writes while this reads, so a result of
+ * any size passes), then reaps the child. On PM_OK, *data and *len are the
+ * result bytes, valid until pm_process_destroy() (no alignment promise).
+ * Otherwise *data is NULL, *len 0, and the message is in pm_process_error()
+ * and pm_last_error():
+ * - PM_EITEM: fn returned nonzero (its pm_sink_set_error() message);
+ * - PM_EWORKER: the process died before its result was complete (a signal,
+ *   exit() or _exit() inside fn, killed from outside): the message names the
+ *   pid and the signal or exit status;
+ * - PM_EIO: its result frame was malformed or cut short without the process
+ *   failing;
+ * - PM_ENOMEM: the result does not fit in memory (the child is killed).
+ * Joining again returns the same outcome and bytes at once. Any output
+ * pointer may be NULL.
+ * @return as above, or PM_EINVAL (proc NULL).
+ * Thread-safety: one thread at a time per process; distinct processes are
+ * independent. Since: 0.2. */
+PM_API int pm_process_join(pm_process *proc, const void **data, size_t *len);
+
+/* Message of the joined outcome: "" before pm_process_join(), after PM_OK,
+ * and for NULL. Valid until pm_process_destroy(). Never NULL.
+ * Thread-safety: as pm_process_join. Since: 0.2. */
+PM_API const char *pm_process_error(const pm_process *proc);
+
+/* Free the process handle. If it was not joined, the child is killed with
+ * SIGKILL at once, whatever it is doing, and reaped; then destroy(user_data)
+ * runs. Nothing of it is left: no child, no descriptor. NULL: no-op.
+ * Thread-safety: not concurrently with pm_process_join() on the same
+ * process. Since: 0.2. */
+PM_API void pm_process_destroy(pm_process *proc);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
