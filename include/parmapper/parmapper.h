@@ -428,6 +428,61 @@ PM_API const char *pm_process_error(const pm_process *proc);
  * process. Since: 0.2. */
 PM_API void pm_process_destroy(pm_process *proc);
 
+/* ------------------------------------------------------------------------ */
+/* Parallel evaluation over the rows of an array (the Python tool's ParEval).
+ * Since: 0.2 for everything in this section. */
+
+/* A function of rows: reads rows x[0 .. rows*ndim) (row-major, ndim values
+ * a row) and writes rows*out_width values to y (row-major, out_width a
+ * row), output row i for input row i. Return 0 for success; any other value
+ * fails the chunk. Runs in a worker process (in the calling process with one
+ * process or PM_ERRORS_INLINE), on several threads at once when threads > 1
+ * (then it must be thread-safe). x points into the caller's array as it was
+ * at the fork (NULL if the caller passed NULL, when ndim is 0); y is a
+ * buffer of the library, aligned for double and valid during the call (it
+ * may be NULL when out_width is 0). user_data is the fork-time copy. */
+typedef int (*pm_rows_fn)(const double *x, size_t rows, size_t ndim, double *y,
+                          size_t out_width, void *user_data);
+
+/* Evaluate fn over the n rows of x in parallel, in chunks of consecutive
+ * rows, and gather the output rows into y in order: for a function whose
+ * output rows depend only on their own input rows, y ends up as one call
+ * fn(x, n, ndim, y, out_width, user_data) would leave it.
+ * x: n*ndim doubles, row-major (NULL allowed when n*ndim is 0). y: room for
+ * n*out_width doubles, row-major (NULL allowed when n*out_width is 0). y is
+ * fully written only on PM_OK; after a failure it may be partly written.
+ * The split (0 means unset for n_chunks, n_eval and n_min):
+ * - the number of chunks k is n_chunks if set; else ceil(n / n_eval) if
+ *   n_eval (rows per chunk) is set; else processes x threads of opts, one
+ *   chunk per worker thread (one per process with the default one thread).
+ *   Setting both n_chunks and n_eval is PM_EINVAL;
+ * - n_min (minimum rows per chunk), if set, lowers k to n / n_min (rounded
+ *   down, at least 1), so that no chunk has fewer than n_min rows unless n
+ *   itself is smaller (then there is one chunk of all rows). It wins over
+ *   n_chunks and n_eval;
+ * - k is at most n (no empty chunk); for n = 0 fn is not called at all;
+ * - chunk sizes differ by at most one: the first n mod k chunks have
+ *   n / k + 1 rows, the others n / k (as numpy.array_split). So with n_eval
+ *   no chunk has more than n_eval rows, unless n_min lowered k.
+ * E.g. n = 10: n_eval 4 gives 4, 3, 3 rows; n_chunks 4 gives 3, 3, 2, 2;
+ * n_chunks 4 with n_min 3 gives 4, 3, 3.
+ * opts (NULL: defaults): processes, threads, daemon, and the progress
+ * callback and bar (which count chunks) are used; chunk size, order, total
+ * and in-flight bound are not. PM_ERRORS_INLINE runs every chunk in the
+ * calling thread; any other error mode stops at the first failed chunk.
+ * Forks, unless with one process or PM_ERRORS_INLINE: the workers see memory,
+ * x included, as it is at this call, and are reaped before this returns.
+ * @return PM_OK; PM_EINVAL (fn NULL, x or y NULL with a size, both n_chunks
+ * and n_eval set, or n*ndim or n*out_width doubles overflowing size_t);
+ * PM_EITEM (fn returned nonzero for a chunk); PM_EWORKER (a worker died);
+ * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM or PM_EWORKER pm_last_error()
+ * names the chunk's rows ("rows 10 to 19 (chunk 2 of 4): ...").
+ * Thread-safety: any thread; blocks until every chunk is done. Since: 0.2. */
+PM_API int pm_pareval(const pm_options *opts, pm_rows_fn fn, void *user_data,
+                      const double *x, size_t n, size_t ndim,
+                      double *y, size_t out_width,
+                      size_t n_chunks, size_t n_eval, size_t n_min);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
