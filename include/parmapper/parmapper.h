@@ -229,9 +229,11 @@ PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
  *   while results keep coming (the only lines an unknown total gets).
  * When the map ends a last line is drawn, ending in a newline, that says
  * "done" (PM_DONE), "failed" (a final failure) or "stopped" (pm_map_destroy()
- * part-way). Checking whether a line is due reads a coarse clock: a few
- * nanoseconds per result. A failed write (stderr closed, a full nonblocking
- * pipe) silently stops the bar; it never raises SIGPIPE.
+ * part-way). Whether a line is due is checked with a coarse clock, read for
+ * every result while results are slow and for every 32nd in a fast burst,
+ * so that a map of trivial items is not slowed (a line may thus come up to
+ * 32 results late after a burst). A failed write (stderr closed, a full
+ * nonblocking pipe) silently stops the bar; it never raises SIGPIPE.
  * @return PM_OK, PM_EINVAL (opts NULL), PM_ENOMEM.
  * Thread-safety: as the other setters. Since: 0.2. */
 PM_API int pm_options_set_progress_bar(pm_options *opts, int enable,
