@@ -1,6 +1,8 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -14,12 +16,14 @@
 #include <utility>
 
 #include "child_process.hpp"
+#include "capi_internal.hpp"
 #include "errors.hpp"
 #include "input_source.hpp"
 #include "item_runner.hpp"
 #include "logging.hpp"
 #include "map_engine.hpp"
 #include "parmapper.h"
+#include "progress_bar.hpp"
 #include "settings.hpp"
 #include "sys_io.hpp"
 #include "worker_pool.hpp"
@@ -139,9 +143,14 @@ struct pm_map {
     std::thread::id stepping;       // the thread in pm_map_next(), if any
     bool destroy_deferred = false;  // destroyed by a callback of its own step
     uint64_t incarnation = pm::core::process_incarnation();
+    std::unique_ptr<pm::core::progress_bar> bar;  // null unless asked for
 
     ~pm_map() {
+        // The bar's last line comes after the workers are gone, so it is last.
+        const uint64_t total = bar && engine ? engine->total() : 0;
         engine.reset();
+        if (bar)
+            bar->finish(delivered, total, pm::core::progress_end::stopped);
         if (pool)
             pool->in_use = false;
     }
@@ -158,6 +167,12 @@ std::unique_ptr<pm::core::map_engine> start_engine(const map_settings& s, const 
         return pm::core::start_direct_map(s, work, std::move(source));
     auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s));
     return pm::core::start_pool_map(std::move(workers), true, s, std::move(source));
+}
+
+std::unique_ptr<pm::core::progress_bar> make_bar(const map_settings& s) {
+    if (!s.progress_bar)
+        return nullptr;
+    return std::make_unique<pm::core::progress_bar>(s.progress_label, STDERR_FILENO);
 }
 
 }  // namespace
@@ -309,6 +324,16 @@ int pm_options_set_worker_hooks(pm_options* opts, pm_worker_init_fn init, pm_wor
     return PM_OK;
 }
 
+int pm_options_set_progress_bar(pm_options* opts, int enable, const char* label) {
+    PM_CHECK_OPTS("pm_options_set_progress_bar");
+    return guard([&]() -> int {
+        std::string copy = enable ? pm::core::sanitize_label(label) : std::string();
+        opts->settings.progress_bar = enable != 0;
+        opts->settings.progress_label = std::move(copy);
+        return PM_OK;
+    });
+}
+
 /* ---- inputs ------------------------------------------------------------ */
 
 int pm_input_create_pull(pm_input** out, pm_input_fn fn, void* user_data,
@@ -444,6 +469,7 @@ int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work
         map->progress_user_data = s.progress_user_data;
         work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
         map->engine = start_engine(s, spec, std::move(in->source), nullptr);
+        map->bar = make_bar(s);
         *out = map.release();
         return PM_OK;
     });
@@ -486,11 +512,17 @@ int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
             ++map->delivered;
             if (map->progress)
                 map->progress(map->delivered, map->engine->total(), map->progress_user_data);
+            if (map->bar)
+                map->bar->update(map->delivered, [map] { return map->engine->total(); });
         }
         return step.status;
     });
     if (status < 0 && status != PM_EITEM && status != PM_EWORKER && status != PM_ETIMEOUT)
         map->over = true;  // an exception from the engine: the map cannot go on
+    if (map->over && map->bar)
+        map->bar->finish(map->delivered, map->engine->total(),
+                         status == PM_DONE ? pm::core::progress_end::done
+                                           : pm::core::progress_end::failed);
     return status;
 }
 
@@ -628,6 +660,7 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
         map->engine = start_engine(s, core.work, std::move(in->source), pool->core);
+        map->bar = make_bar(s);
         map->pool = pool->core;
         core.in_use = true;
         *out = map.release();
@@ -648,4 +681,18 @@ void pm_pool_destroy(pm_pool* pool) {
         return;
     }
     delete pool;
+}
+
+/* ---- shared with the other capi/ files (capi_internal.hpp) ------------- */
+
+int pm::capi::fail(int status, const char* message) noexcept { return ::fail(status, message); }
+
+int pm::capi::fail_current_exception() noexcept {
+    // Rethrown into the one barrier, so that every capi/ file maps
+    // exceptions to statuses the same way.
+    return ::guard([]() -> int { throw; });
+}
+
+map_settings pm::capi::resolved_settings(const pm_options* opts) {
+    return resolved(opts ? opts->settings : map_settings{});
 }
