@@ -1,0 +1,234 @@
+// Faults injected into a map on purpose, for the fault-matrix and resource
+// tests: what a work function does on its fault item, the items and results
+// around it, and how to check what the caller saw. Links only the shared
+// library and uses only the public header (plus the C API test helpers).
+#ifndef PARMAPPER_TESTS_FAULTS_FAULT_KIT_HPP
+#define PARMAPPER_TESTS_FAULTS_FAULT_KIT_HPP
+
+#include "capi_test_util.hpp"
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+namespace faultkit {
+
+using namespace pmtest;
+
+// ---------------------------------------------------------------------------
+// The kinds of fault.
+
+enum class Fault {
+    segfault,   // a real invalid memory access in the worker
+    abort_,     // abort(): SIGABRT
+    exit0,      // _exit(0) in the middle of an item
+    exit3,      // _exit(3)
+    sigkill,    // the worker is killed from outside with SIGKILL
+    exception,  // the work function throws a C++ exception
+    error,      // the work function returns nonzero with a message
+    huge,       // one item's result is 64 MiB; not a failure, it must arrive
+    generator,  // the input callback fails part-way
+    abandon,    // the caller destroys the map part-way
+};
+
+inline const char *fault_name(Fault f) {
+    switch (f) {
+    case Fault::segfault: return "segfault";
+    case Fault::abort_: return "abort";
+    case Fault::exit0: return "exit0";
+    case Fault::exit3: return "exit3";
+    case Fault::sigkill: return "sigkill";
+    case Fault::exception: return "exception";
+    case Fault::error: return "error";
+    case Fault::huge: return "huge";
+    case Fault::generator: return "generator";
+    case Fault::abandon: return "abandon";
+    }
+    return "?";
+}
+
+// The worker process dies: only survivable with forked workers.
+inline bool kills_worker(Fault f) {
+    return f == Fault::segfault || f == Fault::abort_ || f == Fault::exit0 ||
+           f == Fault::exit3 || f == Fault::sigkill;
+}
+
+// The work function fails the item itself (PM_EITEM).
+inline bool fails_item(Fault f) { return f == Fault::exception || f == Fault::error; }
+
+// Sanitizer runtimes catch SIGSEGV and SIGABRT themselves unless told not
+// to (scripts/sanitize.sh does); then the worker exits with a status instead.
+inline bool sanitizer_may_catch_signals() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const char *names[] = {"ASAN_OPTIONS", "TSAN_OPTIONS"};
+    for (const char *name : names) {
+        const char *v = getenv(name);
+        if (v && strstr(v, "handle_segv=0") && strstr(v, "handle_abort=0")) return false;
+    }
+    return true;
+#else
+    return false;
+#endif
+}
+
+// What pm_map_error() must contain for a worker killed by this fault.
+inline std::string death_text(Fault f) {
+    switch (f) {
+    case Fault::segfault: return "SIGSEGV";
+    case Fault::abort_: return "SIGABRT";
+    case Fault::exit0: return "exited with status 0";
+    case Fault::exit3: return "exited with status 3";
+    case Fault::sigkill: return "SIGKILL";
+    default: return "";
+    }
+}
+
+inline bool message_names_death(Fault f, const std::string &message) {
+    if (message.find(death_text(f)) != std::string::npos) return true;
+    // Under a sanitizer that handles the signal, the worker exits instead.
+    return (f == Fault::segfault || f == Fault::abort_) && sanitizer_may_catch_signals() &&
+           message.find("exited with status") != std::string::npos;
+}
+
+// ---------------------------------------------------------------------------
+// The work function.
+
+constexpr size_t kHugeBytes = size_t{64} << 20;
+
+// What the work function does on item `at`; every other item gets
+// checksum_work()'s result.
+struct FaultPlan {
+    Fault fault = Fault::error;
+    uint64_t at = UINT64_MAX;
+    size_t huge_bytes = kHugeBytes;
+    std::atomic<int> destroyed{0};  // the map's destroy callback, in the caller
+};
+
+inline void plan_destroy(void *ud) { static_cast<FaultPlan *>(ud)->destroyed++; }
+
+// Deterministic bytes for a large result: word w of item `index` is
+// mix64(index * 2^32 + w), so a shifted, truncated or misrouted buffer shows.
+inline void fill_pattern(void *buf, size_t len, uint64_t index, uint64_t first_word = 0) {
+    unsigned char *p = static_cast<unsigned char *>(buf);
+    for (size_t w = 0; w * 8 < len; ++w) {
+        const uint64_t v = mix64((index << 32) + first_word + w);
+        memcpy(p + w * 8, &v, std::min<size_t>(8, len - w * 8));
+    }
+}
+
+// Checks bytes against fill_pattern() without building a copy.
+inline bool matches_pattern(const void *buf, size_t len, uint64_t index,
+                            uint64_t first_word = 0) {
+    const unsigned char *p = static_cast<const unsigned char *>(buf);
+    for (size_t w = 0; w * 8 < len; ++w) {
+        const uint64_t v = mix64((index << 32) + first_word + w);
+        if (memcmp(p + w * 8, &v, std::min<size_t>(8, len - w * 8)) != 0) return false;
+    }
+    return true;
+}
+
+[[noreturn]] inline void real_segfault() {
+    // A store to a page mapped without access: a genuine SIGSEGV from the
+    // hardware, not raise(), and no null pointer for UBSan to intercept.
+    void *page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) *static_cast<volatile int *>(page) = 1;
+    raise(SIGSEGV);  // not reached
+    _exit(99);
+}
+
+inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    const FaultPlan *plan = static_cast<const FaultPlan *>(ud);
+    if (index != plan->at) return checksum_work(item, len, index, out, nullptr);
+    switch (plan->fault) {
+    case Fault::segfault: real_segfault();
+    case Fault::abort_: abort();
+    case Fault::exit0: _exit(0);
+    case Fault::exit3: _exit(3);
+    case Fault::sigkill:
+        kill(getpid(), SIGKILL);
+        for (;;) pause();
+    case Fault::exception:
+        // Part of a result is written first: it must be dropped.
+        pm_sink_write(out, "partial", 7);
+        throw std::runtime_error("item " + std::to_string(index) + " threw");
+    case Fault::error: {
+        pm_sink_write(out, "partial", 7);
+        const std::string msg = "item " + std::to_string(index) + " refused";
+        pm_sink_set_error(out, msg.c_str());
+        return 3;
+    }
+    case Fault::huge: {
+        void *buf = nullptr;
+        if (pm_sink_reserve(out, plan->huge_bytes, &buf) != PM_OK) return 1;
+        fill_pattern(buf, plan->huge_bytes, index);
+        return 0;
+    }
+    case Fault::generator:
+    case Fault::abandon: break;
+    }
+    return checksum_work(item, len, index, out, nullptr);
+}
+
+// The message the work function gives its failed item.
+inline std::string item_failure_text(Fault f, uint64_t index) {
+    if (f == Fault::exception) return "item " + std::to_string(index) + " threw";
+    return "item " + std::to_string(index) + " refused";
+}
+
+// ---------------------------------------------------------------------------
+// A generator of mix64(i) values that fails at position fail_at.
+
+struct FailingGen {
+    uint64_t next = 0;
+    uint64_t fail_at = UINT64_MAX;
+    std::atomic<int> destroyed{0};
+};
+
+inline uint64_t gen_value(uint64_t i) { return mix64(i ^ 0x5eed); }
+
+inline int failing_gen_fn(pm_feed *feed, void *ud) {
+    FailingGen *g = static_cast<FailingGen *>(ud);
+    if (g->next == g->fail_at) {
+        const std::string msg = "generator broke at " + std::to_string(g->next);
+        pm_feed_set_error(feed, msg.c_str());
+        return -5;
+    }
+    const uint64_t v = gen_value(g->next++);
+    return pm_feed_push(feed, &v, sizeof v) == PM_OK ? PM_OK : -1;
+}
+
+inline void failing_gen_destroy(void *ud) { static_cast<FailingGen *>(ud)->destroyed++; }
+
+// ---------------------------------------------------------------------------
+// Process measurements.
+
+// A "VmXXX:   123 kB" line of /proc/self/status, in bytes (0 if absent).
+inline uint64_t proc_status_bytes(const char *key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    const size_t klen = strlen(key);
+    while (std::getline(in, line)) {
+        if (line.compare(0, klen, key) == 0 && line.size() > klen && line[klen] == ':')
+            return std::strtoull(line.c_str() + klen + 1, nullptr, 10) * 1024;
+    }
+    return 0;
+}
+
+// Resets VmHWM (the peak resident size) to the current size (Linux >= 4.0).
+inline bool reset_peak_rss() {
+    std::ofstream out("/proc/self/clear_refs");
+    out << "5";
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace faultkit
+
+#endif
