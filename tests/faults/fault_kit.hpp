@@ -27,6 +27,7 @@ enum class Fault {
     exit0,      // _exit(0) in the middle of an item
     exit3,      // _exit(3)
     sigkill,    // the worker is killed from outside with SIGKILL
+    timeout,    // an endless loop, which only an item timeout or a kill ends
     exception,  // the work function throws a C++ exception
     error,      // the work function returns nonzero with a message
     huge,       // one item's result is 64 MiB; not a failure, it must arrive
@@ -41,6 +42,7 @@ inline const char *fault_name(Fault f) {
     case Fault::exit0: return "exit0";
     case Fault::exit3: return "exit3";
     case Fault::sigkill: return "sigkill";
+    case Fault::timeout: return "timeout";
     case Fault::exception: return "exception";
     case Fault::error: return "error";
     case Fault::huge: return "huge";
@@ -150,6 +152,10 @@ inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out
     case Fault::sigkill:
         kill(getpid(), SIGKILL);
         for (;;) pause();
+    case Fault::timeout:
+        // volatile: a loop with a side effect, which the compiler must keep.
+        for (volatile uint64_t spin = 0;; spin = spin + 1) {
+        }
     case Fault::exception:
         // Part of a result is written first: it must be dropped.
         pm_sink_write(out, "partial", 7);
