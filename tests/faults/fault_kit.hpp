@@ -1,22 +1,72 @@
-// Faults injected into a map on purpose, for the fault-matrix and resource
-// tests: what a work function does on its fault item, the items and results
-// around it, and how to check what the caller saw. Links only the shared
-// library and uses only the public header (plus the C API test helpers).
+// Faults injected into a map on purpose, for the fault matrix, the resource
+// tests and the soak program: what a work function does on its fault item,
+// the results of the good items around it, and process measurements. Uses
+// only the public header and no test framework, so the soak program can
+// share it.
 #ifndef PARMAPPER_TESTS_FAULTS_FAULT_KIT_HPP
 #define PARMAPPER_TESTS_FAULTS_FAULT_KIT_HPP
 
-#include "capi_test_util.hpp"
+#include <parmapper.h>
 
+#include <dirent.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace faultkit {
 
-using namespace pmtest;
+// ---------------------------------------------------------------------------
+// Good items and their results.
+
+inline uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+// A result that depends on the item's bytes and its index, 16 to 23 bytes
+// long, so that a misrouted, shifted or truncated result shows.
+inline std::string good_result(const void *item, size_t len, uint64_t index) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = static_cast<const unsigned char *>(item);
+    for (size_t i = 0; i < len; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    const uint64_t words[2] = {index, mix(h ^ index)};
+    std::string r(reinterpret_cast<const char *>(words), sizeof words);
+    r.append(static_cast<size_t>(h % 8), static_cast<char>('a' + index % 26));
+    return r;
+}
+
+inline std::vector<uint64_t> good_items(size_t n, uint64_t seed) {
+    std::vector<uint64_t> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = mix(i * 131 + seed);
+    return v;
+}
+
+inline std::vector<std::string> good_results(const std::vector<uint64_t> &items) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < items.size(); ++i)
+        out.push_back(good_result(&items[i], sizeof items[i], i));
+    return out;
+}
+
+inline int good_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *) {
+    const std::string r = good_result(item, len, index);
+    return pm_sink_write(out, r.data(), r.size()) == PM_OK ? 0 : 1;
+}
 
 // ---------------------------------------------------------------------------
 // The kinds of fault.
@@ -101,7 +151,7 @@ inline bool message_names_death(Fault f, const std::string &message) {
 constexpr size_t kHugeBytes = size_t{64} << 20;
 
 // What the work function does on item `at`; every other item gets
-// checksum_work()'s result.
+// good_result().
 struct FaultPlan {
     Fault fault = Fault::error;
     uint64_t at = UINT64_MAX;
@@ -112,11 +162,11 @@ struct FaultPlan {
 inline void plan_destroy(void *ud) { static_cast<FaultPlan *>(ud)->destroyed++; }
 
 // Deterministic bytes for a large result: word w of item `index` is
-// mix64(index * 2^32 + w), so a shifted, truncated or misrouted buffer shows.
+// mix(index * 2^32 + w), so a shifted, truncated or misrouted buffer shows.
 inline void fill_pattern(void *buf, size_t len, uint64_t index, uint64_t first_word = 0) {
     unsigned char *p = static_cast<unsigned char *>(buf);
     for (size_t w = 0; w * 8 < len; ++w) {
-        const uint64_t v = mix64((index << 32) + first_word + w);
+        const uint64_t v = mix((index << 32) + first_word + w);
         memcpy(p + w * 8, &v, std::min<size_t>(8, len - w * 8));
     }
 }
@@ -126,7 +176,7 @@ inline bool matches_pattern(const void *buf, size_t len, uint64_t index,
                             uint64_t first_word = 0) {
     const unsigned char *p = static_cast<const unsigned char *>(buf);
     for (size_t w = 0; w * 8 < len; ++w) {
-        const uint64_t v = mix64((index << 32) + first_word + w);
+        const uint64_t v = mix((index << 32) + first_word + w);
         if (memcmp(p + w * 8, &v, std::min<size_t>(8, len - w * 8)) != 0) return false;
     }
     return true;
@@ -143,7 +193,7 @@ inline bool matches_pattern(const void *buf, size_t len, uint64_t index,
 
 inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
     const FaultPlan *plan = static_cast<const FaultPlan *>(ud);
-    if (index != plan->at) return checksum_work(item, len, index, out, nullptr);
+    if (index != plan->at) return good_work(item, len, index, out, nullptr);
     switch (plan->fault) {
     case Fault::segfault: real_segfault();
     case Fault::abort_: abort();
@@ -175,7 +225,7 @@ inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out
     case Fault::generator:
     case Fault::abandon: break;
     }
-    return checksum_work(item, len, index, out, nullptr);
+    return good_work(item, len, index, out, nullptr);
 }
 
 // The message the work function gives its failed item.
@@ -185,7 +235,7 @@ inline std::string item_failure_text(Fault f, uint64_t index) {
 }
 
 // ---------------------------------------------------------------------------
-// A generator of mix64(i) values that fails at position fail_at.
+// A generator of gen_value(i) items that fails at position fail_at.
 
 struct FailingGen {
     uint64_t next = 0;
@@ -193,7 +243,7 @@ struct FailingGen {
     std::atomic<int> destroyed{0};
 };
 
-inline uint64_t gen_value(uint64_t i) { return mix64(i ^ 0x5eed); }
+inline uint64_t gen_value(uint64_t i) { return mix(i ^ 0x5eed); }
 
 inline int failing_gen_fn(pm_feed *feed, void *ud) {
     FailingGen *g = static_cast<FailingGen *>(ud);
@@ -233,6 +283,25 @@ inline bool reset_peak_rss() {
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Number of open descriptors.
+inline int count_open_fds() {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    while (struct dirent *e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;  // the directory's own
+}
+
+// True if this process has a child, running or not yet reaped (a zombie is
+// left for the caller to see: WNOWAIT).
+inline bool has_children() {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == -1) return errno != ECHILD;
+    return true;
 }
 
 }  // namespace faultkit

@@ -2,6 +2,7 @@
 // whatever the input's length, a gibibyte of results arrives intact, and
 // thousands of maps (with crashes and abandonment) leave no descriptor or
 // process behind.
+#include "capi_test_util.hpp"
 #include "fault_kit.hpp"
 
 #include <cinttypes>
@@ -9,6 +10,7 @@
 namespace {
 
 using namespace faultkit;
+using namespace pmtest;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // A sanitizer's allocator keeps freed memory in quarantine, so resident
@@ -224,8 +226,8 @@ size_t run_small_map(pm_map *raw, int variant, const std::vector<std::string> &e
 TEST(ManyMaps, OneShotMapsLeaveNothing) {
     const int count = one_shot_map_count();
     set_watchdog(static_cast<unsigned>(60 + count / 20));
-    const std::vector<uint64_t> items = make_items(12, 5);
-    const std::vector<std::string> expected = expected_results(items);
+    const std::vector<uint64_t> items = good_items(12, 5);
+    const std::vector<std::string> expected = good_results(items);
     Config cfg;
     cfg.processes = 2;
     Options opts = make_options(cfg);
@@ -237,7 +239,7 @@ TEST(ManyMaps, OneShotMapsLeaveNothing) {
         gen.items = &items;
         pm_input *in = i % 2 ? array_input(items) : vector_pull(gen);
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), in, checksum_work, nullptr, nullptr), PM_OK)
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), in, good_work, nullptr, nullptr), PM_OK)
             << "map " << i << ": " << pm_last_error();
         bad += run_small_map(raw, i, expected);
         pm_map_destroy(raw);
@@ -252,8 +254,8 @@ TEST(ManyMaps, OneShotMapsLeaveNothing) {
 
 TEST(ManyMaps, TenThousandPoolMapsLeaveNothing) {
     set_watchdog(300);
-    const std::vector<uint64_t> items = make_items(12, 6);
-    const std::vector<std::string> expected = expected_results(items);
+    const std::vector<uint64_t> items = good_items(12, 6);
+    const std::vector<std::string> expected = good_results(items);
     Config cfg;
     cfg.processes = 2;
     Options opts = make_options(cfg);
@@ -261,7 +263,7 @@ TEST(ManyMaps, TenThousandPoolMapsLeaveNothing) {
     const auto t0 = std::chrono::steady_clock::now();
     {
         pm_pool *praw = nullptr;
-        ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+        ASSERT_EQ(pm_pool_create(&praw, opts.get(), good_work, nullptr, nullptr), PM_OK);
         Pool pool(praw);
         size_t bad = 0;
         for (int i = 0; i < 10000 && bad == 0; ++i) {
@@ -286,7 +288,7 @@ TEST(ManyMaps, CrashesAndAbandonmentLeaveNothing) {
     set_watchdog(240);
     const Fault crashes[] = {Fault::segfault, Fault::abort_, Fault::exit0, Fault::exit3,
                              Fault::sigkill};
-    const std::vector<uint64_t> items = make_items(30, 8);
+    const std::vector<uint64_t> items = good_items(30, 8);
     const auto before = open_fds();
     const auto t0 = std::chrono::steady_clock::now();
     int maps = 0;
