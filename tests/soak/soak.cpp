@@ -1,0 +1,543 @@
+// The soak program: random maps with random faults for a given time. Each
+// map's settings (error mode, order, processes, threads, chunk size, input
+// kind and length, pool or one-shot) and its fault (kind and position) are
+// drawn from a seeded generator; its outcome is checked against what was
+// injected, and after every map no child may remain and the descriptor count
+// must be what it was. Resident memory is sampled to show it stays flat.
+//
+// Usage: soak [--seconds N] [--seed S] [--only MAP] [--verbose]
+//   --only MAP replays map number MAP of seed S alone (a failure prints both).
+// Exit status: 0 all maps as expected, 1 a map was wrong, 2 a leak or a
+// hang, 64 usage. Normally run through scripts/soak.sh.
+#include "fault_kit.hpp"
+
+#include <malloc.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <set>
+
+namespace {
+
+using namespace faultkit;
+
+// ---------------------------------------------------------------------------
+// A map's hang: the alarm names the map and ends the program.
+
+char g_current[512] = "(setup)";
+
+void on_hang(int) {
+    static const char head[] = "\nsoak: HANG (no progress for 60 s) in ";
+    ssize_t r = write(2, head, sizeof head - 1);
+    r = write(2, g_current, strlen(g_current));
+    r = write(2, "\n", 1);
+    (void)r;
+    _exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// Random scenarios.
+
+class Dice {
+public:
+    explicit Dice(uint64_t seed) : state_(seed) {}
+    uint64_t next() { return mix(state_++); }
+    uint64_t below(uint64_t n) { return n ? next() % n : 0; }
+    bool chance(unsigned percent) { return below(100) < percent; }
+
+private:
+    uint64_t state_;
+};
+
+enum class Input { array, pull };
+
+struct Scenario {
+    uint64_t number = 0;
+    bool on_pool = false;
+    int mode = PM_ERRORS_RAISE;
+    bool ordered = true;
+    uint32_t processes = 2;
+    uint32_t threads = 1;
+    size_t chunk = PM_CHUNK_AUTO;
+    size_t max_in_flight = 0;
+    Input input = Input::array;
+    uint64_t count = 0;
+    bool faulty = false;
+    Fault fault = Fault::error;
+    uint64_t at = 0;          // the faulting item, or where the generator fails
+    uint64_t take = 0;        // abandon: results taken before destroy
+    bool stuck = false;       // abandon: item `at` never returns
+    size_t huge_bytes = 0;
+
+    bool forked() const { return processes > 1 && mode != PM_ERRORS_INLINE; }
+
+    std::string describe() const {
+        char buf[400];
+        snprintf(buf, sizeof buf,
+                 "map %" PRIu64 ": %s %s %s p%u t%u chunk %zu bound %zu %s input of %" PRIu64
+                 " items, fault %s at %" PRIu64 "%s%s",
+                 number, on_pool ? "pool" : "one-shot",
+                 mode == PM_ERRORS_RAISE ? "raise" : mode == PM_ERRORS_RETURN ? "return" : "inline",
+                 ordered ? "ordered" : "unordered", processes, threads, chunk, max_in_flight,
+                 input == Input::array ? "array" : "pull", count,
+                 faulty ? fault_name(fault) : "none", at,
+                 fault == Fault::abandon && faulty ? (" after " + std::to_string(take)).c_str() : "",
+                 stuck ? " (stuck item)" : "");
+        return buf;
+    }
+};
+
+const Fault kCrashes[] = {Fault::segfault, Fault::abort_, Fault::exit0, Fault::exit3,
+                          Fault::sigkill};
+const Fault kSurvivable[] = {Fault::exception, Fault::error, Fault::huge, Fault::generator,
+                             Fault::abandon};
+
+// The fault a pool's workers carry: they fork at pm_pool_create(), so the
+// plan is fixed for all the pool's maps. Kind none: at is UINT64_MAX.
+struct PoolPlan {
+    uint32_t processes, threads;
+    Fault fault;
+    uint64_t at;
+    size_t huge_bytes;
+};
+
+PoolPlan draw_pool(uint64_t seed, uint64_t number) {
+    Dice d(mix(seed ^ 0xb00f) ^ mix(number));
+    PoolPlan p{static_cast<uint32_t>(1 + d.below(4)), static_cast<uint32_t>(1 + d.below(2)),
+               Fault::error, UINT64_MAX, 0};
+    const Fault kinds[] = {Fault::error, Fault::exception, Fault::huge};
+    if (d.chance(70)) {
+        p.fault = kinds[d.below(3)];
+        p.at = d.below(150);
+        p.huge_bytes = static_cast<size_t>(1 + d.below(8)) << 20;
+    }
+    return p;
+}
+
+// A one-shot map (pool == nullptr) or a map on a pool with that plan.
+Scenario draw(uint64_t seed, uint64_t number, const PoolPlan *pool) {
+    Dice d(mix(seed) ^ mix(number * 0x9e3779b97f4a7c15ull));
+    Scenario s;
+    s.number = number;
+    s.on_pool = pool != nullptr;
+    s.processes = pool ? pool->processes : static_cast<uint32_t>(1 + d.below(4));
+    s.threads = pool ? pool->threads : static_cast<uint32_t>(1 + d.below(3));
+    const uint64_t m = d.below(10);
+    s.mode = m < 4 ? PM_ERRORS_RAISE : m < 9 ? PM_ERRORS_RETURN : PM_ERRORS_INLINE;
+    if (pool && s.mode == PM_ERRORS_INLINE) s.mode = PM_ERRORS_RETURN;
+    s.ordered = d.chance(60);
+    const uint64_t c = d.below(4);
+    s.chunk = c == 0 ? PM_CHUNK_AUTO : static_cast<size_t>(1 + d.below(c == 1 ? 2 : 9));
+    s.max_in_flight = d.chance(30) ? static_cast<size_t>(1 + d.below(64)) : 0;
+    s.input = d.chance(50) ? Input::array : Input::pull;
+    s.count = d.chance(5) ? d.below(3) : 1 + d.below(d.chance(20) ? 3000 : 200);
+
+    // The item the work function fails on, if this map reaches it.
+    const uint64_t item_at = pool ? pool->at : UINT64_MAX;
+    if (pool && item_at < s.count) {
+        s.faulty = true;
+        s.fault = pool->fault;
+        s.at = item_at;
+        s.huge_bytes = pool->huge_bytes;
+    }
+    if (s.count == 0 || d.chance(15)) return s;
+
+    // Crashes only where a worker process can die without taking us along;
+    // on a pool they would shrink it for good, so pools get the others.
+    const bool crash_ok = s.forked() && !pool;
+    Fault f;
+    if (crash_ok && d.chance(45))
+        f = kCrashes[d.below(5)];
+    else
+        f = kSurvivable[d.below(5)];
+    if (pool && f != Fault::generator && f != Fault::abandon) return s;  // the pool's own
+    const uint64_t limit = std::min(s.count, item_at);  // items before the pool's fault
+    if (pool && limit == 0) return s;
+    s.faulty = true;
+    s.fault = f;
+    s.at = d.below(pool ? limit : s.count);
+    if (f == Fault::generator) s.input = Input::pull;
+    if (f == Fault::huge) s.huge_bytes = static_cast<size_t>(1 + d.below(16)) << 20;
+    if (f == Fault::abandon) {
+        s.take = d.below(s.count + 1);
+        if (item_at < s.count) s.take = s.ordered ? std::min(s.take, item_at) : 0;
+        // A stuck work function: only a one-shot map of processes can be
+        // abandoned then (its workers are killed). Results travel a chunk at
+        // a time, so the caller can take none from the stuck item's chunk
+        // on (a fixed chunk size says where it starts), and none unordered
+        // (the stuck worker may hold everything left).
+        if (crash_ok && d.chance(30)) {
+            s.stuck = true;
+            if (s.chunk == PM_CHUNK_AUTO) s.chunk = static_cast<size_t>(1 + d.below(4));
+            s.take = s.ordered ? std::min(s.take, s.at - s.at % s.chunk) : 0;
+        }
+    }
+    return s;
+}
+
+// ---------------------------------------------------------------------------
+// Running one map and judging its outcome.
+
+struct Tally {
+    uint64_t maps = 0, wrong = 0, results = 0, bytes = 0;
+    uint64_t by_fault[16] = {};
+    uint64_t clean = 0;
+};
+
+struct Seen {
+    int status;
+    uint64_t index;
+    bool data_ok;
+    std::string error;
+};
+
+class Runner {
+public:
+    Runner(bool verbose) : verbose_(verbose) {}
+
+    // Returns "" if the map did what its fault calls for, else what was wrong.
+    std::string run(const Scenario &s, pm_pool *pool, Tally &tally) {
+        snprintf(g_current, sizeof g_current, "%s", s.describe().c_str());
+        alarm(60);
+        s_ = &s;
+        items_ = good_items(s.count, s.number);
+        if (!pool) {
+            // Read by the workers forked below; a pool's have their own copy.
+            const bool in_work = s.faulty && (s.stuck || (s.fault != Fault::generator &&
+                                                          s.fault != Fault::abandon));
+            plan_.fault = s.stuck ? Fault::timeout : s.fault;
+            plan_.at = in_work ? s.at : UINT64_MAX;
+            plan_.huge_bytes = s.huge_bytes;
+        }
+        gen_next_ = 0;
+
+        pm_options *opts = nullptr;
+        if (pm_options_create(&opts) != PM_OK) return "pm_options_create failed";
+        pm_options_set_processes(opts, s.processes);
+        pm_options_set_threads(opts, s.threads);
+        pm_options_set_error_mode(opts, s.mode);
+        pm_options_set_ordered(opts, s.ordered);
+        pm_options_set_chunk_size(opts, s.chunk);
+        pm_options_set_max_in_flight(opts, s.max_in_flight);
+        pm_input *in = nullptr;
+        if (s.input == Input::array)
+            pm_input_create_array(&in, items_.empty() ? nullptr : items_.data(), 8,
+                                  items_.size());
+        else
+            pm_input_create_pull(&in, pull_fn, this, nullptr);
+        pm_map *map = nullptr;
+        const int rc = pool ? pm_pool_map(&map, pool, opts, in)
+                            : pm_map_create(&map, opts, in, fault_work, &plan_, nullptr);
+        pm_options_destroy(opts);
+        if (rc != PM_OK) return std::string("map did not start: ") + pm_last_error();
+
+        std::string wrong = s.faulty && s.fault == Fault::abandon ? abandon(map)
+                                                                   : drain_and_judge(map);
+        tally.maps++;
+        tally.by_fault[s.faulty ? static_cast<int>(s.fault) + 1 : 0]++;
+        tally.results += results_;
+        tally.bytes += bytes_;
+        results_ = bytes_ = 0;
+        alarm(0);
+        if (verbose_) fprintf(stderr, "%s: %s\n", s.describe().c_str(), wrong.empty() ? "ok" : wrong.c_str());
+        return wrong;
+    }
+
+    FaultPlan plan_;
+
+private:
+    static int pull_fn(pm_feed *feed, void *ud) {
+        Runner *r = static_cast<Runner *>(ud);
+        const Scenario &s = *r->s_;
+        if (s.faulty && s.fault == Fault::generator && r->gen_next_ == s.at) {
+            pm_feed_set_error(feed, ("generator broke at " + std::to_string(s.at)).c_str());
+            return -7;
+        }
+        if (r->gen_next_ == r->items_.size()) return PM_DONE;
+        const uint64_t v = r->items_[r->gen_next_++];
+        return pm_feed_push(feed, &v, sizeof v) == PM_OK ? PM_OK : -1;
+    }
+
+    Seen step(pm_map *map) {
+        Seen out{};
+        const void *d = nullptr;
+        size_t n = 0;
+        out.status = pm_map_next(map, &out.index, &d, &n);
+        out.error = pm_map_error(map);
+        if (out.status == PM_OK && out.index < items_.size()) {
+            if (s_->faulty && s_->fault == Fault::huge && out.index == s_->at)
+                out.data_ok = n == s_->huge_bytes && matches_pattern(d, n, out.index);
+            else
+                out.data_ok = good_result(&items_[out.index], 8, out.index) ==
+                              std::string(static_cast<const char *>(d), n);
+            results_++;
+            bytes_ += n;
+        }
+        return out;
+    }
+
+    std::string abandon(pm_map *map) {
+        const Scenario &s = *s_;
+        std::string wrong;
+        std::set<uint64_t> seen;
+        for (uint64_t k = 0; k < s.take; ++k) {
+            const Seen x = step(map);
+            if (x.status != PM_OK || !x.data_ok || !seen.insert(x.index).second ||
+                (s.ordered && x.index != k)) {
+                wrong = "step " + std::to_string(k) + ": status " + std::to_string(x.status) +
+                        " index " + std::to_string(x.index) + " " + x.error;
+                break;
+            }
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        pm_map_destroy(map);
+        const double secs = seconds_since(t0);
+        if (wrong.empty() && secs > 5.0)
+            wrong = "pm_map_destroy took " + std::to_string(secs) + " s";
+        return wrong;
+    }
+
+    std::string drain_and_judge(pm_map *map) {
+        const Scenario &s = *s_;
+        const bool keep_going = s.mode == PM_ERRORS_RETURN;
+        std::vector<Seen> steps;
+        for (;;) {
+            steps.push_back(step(map));
+            const int st = steps.back().status;
+            if (st == PM_DONE) break;
+            if (st < 0 && !(keep_going && (st == PM_EITEM || st == PM_EWORKER))) break;
+            if (steps.size() > s.count + 2) break;
+        }
+        std::string wrong = judge(steps);
+        if (pm_map_next(map, nullptr, nullptr, nullptr) != PM_ESTATE && wrong.empty())
+            wrong = "a step after the end was not refused";
+        pm_map_destroy(map);
+        return wrong;
+    }
+
+    // What the outcome must be, from what was injected.
+    std::string judge(const std::vector<Seen> &steps) const {
+        const Scenario &s = *s_;
+        const Seen &last = steps.back();
+        const bool item_fault = s.faulty && fails_item(s.fault);
+        const bool crash = s.faulty && kills_worker(s.fault);
+        const bool gen_fault = s.faulty && s.fault == Fault::generator;
+        const bool keep_going = s.mode == PM_ERRORS_RETURN;
+        auto bad = [&](const std::string &why, const Seen &x) {
+            return why + " (status " + std::to_string(x.status) + ", index " +
+                   std::to_string(x.index) + ", \"" + x.error + "\")";
+        };
+
+        // How the map must end.
+        int end_status = PM_DONE;
+        if (gen_fault)
+            end_status = PM_EINPUT;
+        else if ((item_fault || crash) && !keep_going)
+            end_status = item_fault ? PM_EITEM : PM_EWORKER;
+        if (last.status != end_status) return bad("the map ended wrongly", last);
+
+        // Every step before the last: each index at most once, in order if
+        // ordered, good bytes, and only the injected failures.
+        std::vector<int> count(s.count, 0);
+        std::string worker;
+        for (size_t k = 0; k + 1 < steps.size(); ++k) {
+            const Seen &x = steps[k];
+            if (x.index >= s.count) return bad("index out of range", x);
+            if (s.ordered && x.index != k) return bad("out of order at step " + std::to_string(k), x);
+            if (++count[x.index] > 1) return bad("delivered twice", x);
+            if (x.status == PM_OK) {
+                if (!x.data_ok) return bad("wrong result bytes", x);
+                continue;
+            }
+            // A failed item in return mode.
+            if (item_fault && x.status == PM_EITEM && x.index == s.at &&
+                x.error.find(item_failure_text(s.fault, s.at)) != std::string::npos)
+                continue;
+            if (crash && x.status == PM_EWORKER && message_names_death(s.fault, x.error)) {
+                // Only the crashed worker's items are lost with it.
+                if (worker.empty()) worker = x.error.substr(0, x.error.find(')') + 1);
+                if (x.error.compare(0, worker.size(), worker) == 0) continue;
+            }
+            return bad("unexpected failure", x);
+        }
+        if (last.status == PM_DONE || gen_fault) {
+            const uint64_t results_due = gen_fault ? s.at : s.count;
+            for (uint64_t i = 0; i < results_due; ++i)
+                if (count[i] != 1) return "item " + std::to_string(i) + " never came";
+            // In return mode the injected item came once (above), failed.
+            const int due = item_fault ? PM_EITEM : crash ? PM_EWORKER : PM_OK;
+            for (size_t k = 0; due != PM_OK && k + 1 < steps.size(); ++k)
+                if (steps[k].index == s.at && steps[k].status != due)
+                    return bad("the failing item came as a result", steps[k]);
+            if (gen_fault && last.index != s.at) return bad("wrong input position", last);
+            if (gen_fault && last.error.find("generator broke at") == std::string::npos)
+                return bad("the generator's message is lost", last);
+            return "";
+        }
+        // The map ended at a failure (raise or inline mode).
+        if (item_fault) {
+            if (last.index != s.at) return bad("wrong failing index", last);
+            if (last.error.find(item_failure_text(s.fault, s.at)) == std::string::npos)
+                return bad("the item's message is lost", last);
+        } else {
+            if (last.index > s.at) return bad("failure after the crashing item", last);
+            if (!message_names_death(s.fault, last.error))
+                return bad("the message does not say how the worker died", last);
+        }
+        if (last.index < s.count && count[last.index] != 0)
+            return bad("the failed item also came as a result", last);
+        if (s.ordered && steps.size() != last.index + 1)
+            return bad("results before the failure are missing", last);
+        return "";
+    }
+
+    bool verbose_;
+    const Scenario *s_ = nullptr;
+    std::vector<uint64_t> items_;
+    uint64_t gen_next_ = 0;
+    uint64_t results_ = 0, bytes_ = 0;
+};
+
+uint64_t parse_u64(const char *s) { return std::strtoull(s, nullptr, 0); }
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    double seconds = 60;
+    uint64_t seed = static_cast<uint64_t>(time(nullptr));
+    uint64_t only = UINT64_MAX;
+    bool verbose = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--seconds" && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (a == "--seed" && i + 1 < argc)
+            seed = parse_u64(argv[++i]);
+        else if (a == "--only" && i + 1 < argc)
+            only = parse_u64(argv[++i]);
+        else if (a == "--verbose")
+            verbose = true;
+        else {
+            fprintf(stderr, "usage: %s [--seconds N] [--seed S] [--only MAP] [--verbose]\n",
+                    argv[0]);
+            return 64;
+        }
+    }
+    // Fixed thresholds: glibc otherwise raises them after each large free,
+    // and its per-thread arenas then keep tens of MiB of freed results
+    // resident, which would hide a real leak in the resident size.
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hang;
+    sigaction(SIGALRM, &sa, nullptr);
+
+    fprintf(stderr, "soak: seed %" PRIu64 ", %.0f s\n", seed, seconds);
+    const int fds0 = count_open_fds();
+    Tally tally;
+    Runner runner(verbose);
+    const auto t0 = std::chrono::steady_clock::now();
+    uint64_t rss_warm = 0, rss_peak = 0, rss_last = 0;
+    uint64_t heap_warm = 0, heap_peak = 0, heap_last = 0;
+    uint64_t number = only == UINT64_MAX ? 0 : only;
+    int status = 0;
+    while (status == 0 && seconds_since(t0) < seconds) {
+        // About one draw in eight is a pool with a few maps; the rest are
+        // one-shot maps.
+        Dice d(mix(seed ^ 0x9001) ^ number);
+        std::vector<Scenario> batch;
+        pm_pool *pool = nullptr;
+        if (d.chance(12) && only == UINT64_MAX) {
+            const PoolPlan plan = draw_pool(seed, number);
+            const uint64_t maps = 1 + d.below(4);
+            for (uint64_t k = 0; k < maps; ++k) batch.push_back(draw(seed, number++, &plan));
+            // The workers fork now, with this plan.
+            runner.plan_.fault = plan.fault;
+            runner.plan_.at = plan.at;
+            runner.plan_.huge_bytes = plan.huge_bytes;
+            pm_options *o = nullptr;
+            pm_options_create(&o);
+            pm_options_set_processes(o, plan.processes);
+            pm_options_set_threads(o, plan.threads);
+            if (pm_pool_create(&pool, o, fault_work, &runner.plan_, nullptr) != PM_OK) {
+                fprintf(stderr, "soak: pm_pool_create failed: %s\n", pm_last_error());
+                status = 1;
+            }
+            pm_options_destroy(o);
+        } else {
+            batch.push_back(draw(seed, number++, nullptr));
+        }
+        for (const Scenario &s : batch) {
+            if (status) break;
+            const std::string wrong = runner.run(s, pool, tally);
+            if (!wrong.empty()) {
+                fprintf(stderr, "soak: WRONG: %s: %s\n", s.describe().c_str(), wrong.c_str());
+                if (s.on_pool)
+                    fprintf(stderr, "  replay: --seed %" PRIu64 " (a map on a pool)\n", seed);
+                else
+                    fprintf(stderr, "  replay: --seed %" PRIu64 " --only %" PRIu64 "\n", seed,
+                            s.number);
+                tally.wrong++;
+                status = 1;
+            }
+        }
+        pm_pool_destroy(pool);
+        if (has_children()) {
+            fprintf(stderr, "soak: LEAK: a child process remains after %s\n", g_current);
+            status = 2;
+        }
+        const int fds = count_open_fds();
+        if (fds != fds0) {
+            fprintf(stderr, "soak: LEAK: %d descriptors open, %d at the start, after %s\n", fds,
+                    fds0, g_current);
+            status = 2;
+        }
+        // Sampled with the allocator's free memory given back, so that what
+        // it keeps for reuse (per-thread arenas, large results) is not
+        // counted as growth; heap in use is the sharper leak signal.
+        malloc_trim(0);
+        rss_last = proc_status_bytes("VmRSS");
+        const struct mallinfo2 mi = mallinfo2();
+        heap_last = mi.uordblks + mi.hblkhd;
+        if (!rss_warm && seconds_since(t0) > std::min(30.0, seconds / 10)) {
+            rss_warm = rss_last;
+            heap_warm = heap_last;
+        }
+        if (rss_warm) {
+            rss_peak = std::max(rss_peak, rss_last);
+            heap_peak = std::max(heap_peak, heap_last);
+        }
+        if (only != UINT64_MAX) break;
+    }
+    if (!rss_warm) {
+        rss_warm = rss_peak = rss_last;
+        heap_warm = heap_peak = heap_last;
+    }
+    // Flat means: the heap in use at the end within a few MiB of what it was
+    // once warm, and resident size (with fixed malloc thresholds) too.
+    const uint64_t heap_growth = heap_last > heap_warm ? heap_last - heap_warm : 0;
+    const uint64_t rss_growth = rss_last > rss_warm ? rss_last - rss_warm : 0;
+    if (status == 0 && (heap_growth > (uint64_t{8} << 20) || rss_growth > (uint64_t{16} << 20))) {
+        fprintf(stderr, "soak: LEAK: heap in use grew by %" PRIu64 " KiB, resident size by %" PRIu64
+                " MiB\n", heap_growth >> 10, rss_growth >> 20);
+        status = 2;
+    }
+    std::string kinds = "none " + std::to_string(tally.by_fault[0]);
+    const Fault all[] = {Fault::segfault, Fault::abort_,    Fault::exit0, Fault::exit3,
+                         Fault::sigkill,  Fault::exception, Fault::error, Fault::huge,
+                         Fault::generator, Fault::abandon};
+    for (Fault f : all)
+        kinds += std::string(", ") + fault_name(f) + " " +
+                 std::to_string(tally.by_fault[static_cast<int>(f) + 1]);
+    printf("soak: %s: %" PRIu64 " maps in %.0f s (seed %" PRIu64 "), %" PRIu64
+           " wrong; faults: %s; %" PRIu64 " results, %" PRIu64
+           " MiB; descriptors %d at start, %d at end; children left: %s; RSS %" PRIu64
+           " MiB warm, %" PRIu64 " MiB peak, %" PRIu64 " MiB end; heap in use %" PRIu64
+           " KiB warm, %" PRIu64 " KiB peak, %" PRIu64 " KiB end\n",
+           status == 0 ? "PASS" : "FAIL", tally.maps, seconds_since(t0), seed, tally.wrong,
+           kinds.c_str(), tally.results, tally.bytes >> 20, fds0, count_open_fds(),
+           has_children() ? "yes" : "none", rss_warm >> 20, rss_peak >> 20, rss_last >> 20, heap_warm >> 10,
+           heap_peak >> 10, heap_last >> 10);
+    return status;
+}
