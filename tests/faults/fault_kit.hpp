@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -111,6 +113,14 @@ inline bool kills_worker(Fault f) {
 // The work function fails the item itself (PM_EITEM).
 inline bool fails_item(Fault f) { return f == Fault::exception || f == Fault::error; }
 
+// The status a failed item of this fault comes back with.
+inline int fault_status(Fault f) {
+    if (fails_item(f)) return PM_EITEM;
+    if (f == Fault::timeout) return PM_ETIMEOUT;
+    if (kills_worker(f)) return PM_EWORKER;
+    return PM_OK;
+}
+
 // Sanitizer runtimes catch SIGSEGV and SIGABRT themselves unless told not
 // to (scripts/sanitize.sh does); then the worker exits with a status instead.
 inline bool sanitizer_may_catch_signals() {
@@ -134,6 +144,7 @@ inline std::string death_text(Fault f) {
     case Fault::exit0: return "exited with status 0";
     case Fault::exit3: return "exited with status 3";
     case Fault::sigkill: return "SIGKILL";
+    case Fault::timeout: return "ms item timeout";
     default: return "";
     }
 }
@@ -150,14 +161,58 @@ inline bool message_names_death(Fault f, const std::string &message) {
 
 constexpr size_t kHugeBytes = size_t{64} << 20;
 
+// Counters that the caller and every worker share: a MAP_SHARED page, mapped
+// before the workers fork. Lock-free atomics work across processes.
+struct Shared {
+    std::atomic<uint32_t> attempts;     // runs of the fault item started
+    std::atomic<uint32_t> inits;        // worker init hooks run
+    std::atomic<uint32_t> exits;        // worker exit hooks run
+    std::atomic<uint32_t> bad_state;    // items that saw the wrong worker state
+    std::atomic<uint32_t> stuck;        // stuck items started
+};
+
+inline Shared *map_shared() {
+    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    return p == MAP_FAILED ? nullptr : new (p) Shared();
+}
+inline void unmap_shared(Shared *s) {
+    if (s) munmap(s, sizeof(Shared));
+}
+
 // What the work function does on item `at`; every other item gets
-// good_result().
+// good_result(). With `shared`, the fault fires only on the first
+// `fail_attempts` runs of the item (retries), and runs are counted.
 struct FaultPlan {
     Fault fault = Fault::error;
     uint64_t at = UINT64_MAX;
     size_t huge_bytes = kHugeBytes;
+    Shared *shared = nullptr;
+    uint32_t fail_attempts = UINT32_MAX;
+    uint32_t processes = 0;  // nonzero: check the worker hooks' state
     std::atomic<int> destroyed{0};  // the map's destroy callback, in the caller
 };
+
+// Worker hooks: init gives each worker a state naming its id; the work
+// function checks it (FaultPlan::processes); both count into Shared.
+struct WorkerState {
+    uint64_t magic;
+    uint32_t id;
+};
+constexpr uint64_t kStateMagic = 0x5749524b53544154ull;
+
+inline int init_hook(uint32_t worker_id, void **state, void *ud) {
+    static_cast<Shared *>(ud)->inits++;
+    *state = new WorkerState{kStateMagic, worker_id};
+    return 0;
+}
+inline void exit_hook(uint32_t worker_id, void *state, void *ud) {
+    WorkerState *ws = static_cast<WorkerState *>(state);
+    if (!ws || ws->magic != kStateMagic || ws->id != worker_id)
+        static_cast<Shared *>(ud)->bad_state++;
+    delete ws;
+    static_cast<Shared *>(ud)->exits++;
+}
 
 inline void plan_destroy(void *ud) { static_cast<FaultPlan *>(ud)->destroyed++; }
 
@@ -193,7 +248,18 @@ inline bool matches_pattern(const void *buf, size_t len, uint64_t index,
 
 inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
     const FaultPlan *plan = static_cast<const FaultPlan *>(ud);
+    if (plan->processes) {
+        const WorkerState *ws = static_cast<const WorkerState *>(pm_sink_worker_state(out));
+        const uint32_t id = pm_sink_worker_id(out);
+        if (!ws || ws->magic != kStateMagic || ws->id != id || id >= plan->processes) {
+            plan->shared->bad_state++;
+            pm_sink_set_error(out, "wrong worker state");
+            return 1;
+        }
+    }
     if (index != plan->at) return good_work(item, len, index, out, nullptr);
+    if (plan->shared && plan->shared->attempts.fetch_add(1) >= plan->fail_attempts)
+        return good_work(item, len, index, out, nullptr);
     switch (plan->fault) {
     case Fault::segfault: real_segfault();
     case Fault::abort_: abort();
@@ -203,6 +269,7 @@ inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out
         kill(getpid(), SIGKILL);
         for (;;) pause();
     case Fault::timeout:
+        if (plan->shared) plan->shared->stuck++;
         // volatile: a loop with a side effect, which the compiler must keep.
         for (volatile uint64_t spin = 0;; spin = spin + 1) {
         }
@@ -284,6 +351,10 @@ inline bool reset_peak_rss() {
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// Makes this process the reaper of its orphaned descendants, so that a
+// worker outliving the library's template process shows up as our child.
+inline bool adopt_orphans() { return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0; }
 
 // Number of open descriptors.
 inline int count_open_fds() {

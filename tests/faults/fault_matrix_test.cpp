@@ -1,8 +1,9 @@
-// The fault matrix: every fault kind x {ordered, unordered} x {2, 4
-// processes} x {1, 2 threads} x {raise, return}, plus the in-process path
-// (one process, or PM_ERRORS_INLINE) for the faults it survives. Each case
-// checks the reported index, status and message, that every other result
-// is intact, and that no process or descriptor is left over.
+// The fault matrix: every fault kind (an endless loop ended by the item
+// timeout among them) x {ordered, unordered} x {2, 4 processes} x {1, 2
+// threads} x {raise, return}, plus the in-process path (one process, or
+// PM_ERRORS_INLINE) for the faults it survives. Each case checks the
+// reported index, status and message, that every other result is intact,
+// and that no process or descriptor is left over.
 //
 // Case names read as fault_order_pN_tN_mode, e.g.
 // Faults/Matrix.Case/segfault_ordered_p2_t1_return.
@@ -22,6 +23,11 @@ constexpr uint64_t kFaultAt = 17;     // the item that faults
 constexpr uint64_t kGenFailAt = 31;   // where the generator fails
 constexpr uint64_t kAbandonAfter = 25;
 constexpr size_t kAbandonInFlight = 64;
+constexpr uint64_t kTimeoutMs = 250;  // the endless loop's item timeout
+
+// Workers are the library's grandchildren (its template process forks
+// them): as subreaper, the test inherits any that outlive the template.
+[[maybe_unused]] const bool kAdopting = adopt_orphans();
 
 struct Param {
     Fault fault;
@@ -50,9 +56,9 @@ void PrintTo(const Param &p, std::ostream *os) {
 
 std::vector<Param> all_cases() {
     const Fault forked[] = {Fault::segfault,  Fault::abort_,    Fault::exit0,
-                            Fault::exit3,     Fault::sigkill,   Fault::exception,
-                            Fault::error,     Fault::huge,      Fault::generator,
-                            Fault::abandon};
+                            Fault::exit3,     Fault::sigkill,   Fault::timeout,
+                            Fault::exception, Fault::error,     Fault::huge,
+                            Fault::generator, Fault::abandon};
     // A crash in the calling process takes the test with it: the in-process
     // path gets only the faults it can survive.
     const Fault in_process[] = {Fault::exception, Fault::error, Fault::huge,
@@ -106,7 +112,11 @@ protected:
             cfg.chunk = PM_CHUNK_AUTO;
             cfg.max_in_flight = kAbandonInFlight;
         }
-        return make_options(cfg);
+        Options opts = make_options(cfg);
+        if (p.fault == Fault::timeout) {
+            EXPECT_EQ(pm_options_set_item_timeout(opts.get(), kTimeoutMs), PM_OK);
+        }
+        return opts;
     }
 
     bool forked() const {
@@ -155,6 +165,14 @@ void Matrix::run_array_case() {
         << pm_last_error();
     Map map(raw);
 
+    // The one failure the work function or the timeout gives, by its text.
+    const std::string failure_text =
+        p.fault == Fault::timeout
+            ? "item " + std::to_string(kFaultAt) + " ran past the " +
+                  std::to_string(kTimeoutMs) + " ms item timeout"
+            : item_failure_text(p.fault, kFaultAt);
+    const bool exact = fails_item(p.fault) || p.fault == Fault::timeout;
+
     // The good items' results, and the failed items' steps.
     std::vector<int> delivered(kItems, 0);
     std::vector<Step> failures;
@@ -188,7 +206,8 @@ void Matrix::run_array_case() {
         }
         order.push_back(Step{s.status, s.index, {}, {}});
         if (s.status == PM_DONE || (s.status < 0 && !keeps_going()) ||
-            (s.status < 0 && s.status != PM_EITEM && s.status != PM_EWORKER)) {
+            (s.status < 0 && s.status != PM_EITEM && s.status != PM_EWORKER &&
+             s.status != PM_ETIMEOUT)) {
             last = s;
             break;
         }
@@ -216,12 +235,13 @@ void Matrix::run_array_case() {
         EXPECT_EQ(last.status, PM_DONE) << describe(last);
         for (size_t i = 0; i < kItems; ++i) EXPECT_EQ(delivered[i], 1) << "item " << i;
         ASSERT_FALSE(failures.empty());
-        if (fails_item(p.fault)) {
+        if (exact) {
+            // Only the failing item: the other items of a timed-out
+            // worker's chunks run again on its replacement.
             ASSERT_EQ(failures.size(), 1u) << describe(failures[1]);
-            EXPECT_EQ(failures[0].status, PM_EITEM) << describe(failures[0]);
+            EXPECT_EQ(failures[0].status, fault_status(p.fault)) << describe(failures[0]);
             EXPECT_EQ(failures[0].index, kFaultAt);
-            EXPECT_TRUE(contains(failures[0].error, item_failure_text(p.fault, kFaultAt)))
-                << failures[0].error;
+            EXPECT_TRUE(contains(failures[0].error, failure_text)) << failures[0].error;
         } else {
             // The crashed worker's items come back failed, naming it and how
             // it died; it held at most its credit (two chunks per thread).
@@ -242,12 +262,11 @@ void Matrix::run_array_case() {
         ASSERT_EQ(failures.size(), 1u);
         const Step &f = failures[0];
         EXPECT_EQ(last.status, f.status);
-        if (fails_item(p.fault)) {
-            EXPECT_EQ(f.status, PM_EITEM) << describe(f);
+        if (exact) {
+            EXPECT_EQ(f.status, fault_status(p.fault)) << describe(f);
             EXPECT_EQ(f.index, kFaultAt);
-            EXPECT_TRUE(contains(f.error, item_failure_text(p.fault, kFaultAt))) << f.error;
-            EXPECT_TRUE(contains(pm_last_error(), item_failure_text(p.fault, kFaultAt)))
-                << pm_last_error();
+            EXPECT_TRUE(contains(f.error, failure_text)) << f.error;
+            EXPECT_TRUE(contains(pm_last_error(), failure_text)) << pm_last_error();
         } else {
             EXPECT_EQ(f.status, PM_EWORKER) << describe(f);
             EXPECT_TRUE(message_names_death(p.fault, f.error)) << f.error;

@@ -12,6 +12,10 @@ namespace {
 using namespace faultkit;
 using namespace pmtest;
 
+// Workers are the library's grandchildren: as subreaper, the test inherits
+// any that outlive the library's template process.
+[[maybe_unused]] const bool kAdopting = adopt_orphans();
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // A sanitizer's allocator keeps freed memory in quarantine, so resident
 // size there measures the sanitizer, not the library.
