@@ -6,6 +6,7 @@
 #include "fault_kit.hpp"
 
 #include <cinttypes>
+#include <thread>
 
 namespace {
 
@@ -335,6 +336,106 @@ TEST(ManyMaps, CrashesAndAbandonmentLeaveNothing) {
         ASSERT_LT(seconds_since(d0), 5.0) << "destroy hung on a stuck worker";
     }
     printf("%d maps with crashes or stuck workers in %.1f s\n", maps, seconds_since(t0));
+    const auto after = open_fds();
+    EXPECT_EQ(before, after) << fd_diff(before, after);
+    EXPECT_TRUE(no_children());
+}
+
+// Maps cancelled from another thread while the consumer is blocked behind a
+// stuck work function, one-shot and on pools; and maps whose workers time
+// out, are retried, recycled and replaced: nothing is left behind.
+TEST(ManyMaps, CancellationsAndReplacementsLeaveNothing) {
+    set_watchdog(240);
+    const auto before = open_fds();
+    const auto t0 = std::chrono::steady_clock::now();
+    Shared *shared = map_shared();
+    ASSERT_NE(shared, nullptr);
+    const std::vector<uint64_t> items = good_items(30, 9);
+    int maps = 0;
+    for (int i = 0; i < 200; ++i, ++maps) {
+        FaultPlan plan;
+        plan.fault = Fault::timeout;  // an endless loop; no timeout is set
+        plan.at = static_cast<uint64_t>(i % 7);
+        plan.shared = shared;
+        shared->stuck = 0;
+        Config cfg;
+        cfg.processes = 2 + i % 2;
+        cfg.threads = 1 + (i / 2) % 2;
+        cfg.chunk = 1 + i % 3;
+        cfg.ordered = (i / 4) % 2 == 0;
+        cfg.error_mode = (i / 8) % 2 ? PM_ERRORS_RETURN : PM_ERRORS_RAISE;
+        Options opts = make_options(cfg);
+        const bool on_pool = i % 5 == 0;
+        Pool pool;
+        pm_map *raw = nullptr;
+        if (on_pool) {
+            pm_pool *praw = nullptr;
+            ASSERT_EQ(pm_pool_create(&praw, opts.get(), fault_work, &plan, nullptr), PM_OK);
+            pool.reset(praw);
+            ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK);
+        } else {
+            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan,
+                                    nullptr),
+                      PM_OK);
+        }
+        std::atomic<int> last{PM_OK};
+        std::thread consumer([&] {
+            int rc;
+            while ((rc = pm_map_next(raw, nullptr, nullptr, nullptr)) == PM_OK ||
+                   rc == PM_EWORKER || rc == PM_EITEM) {
+            }
+            last = rc;
+        });
+        while (shared->stuck.load() == 0) usleep(200);
+        const auto c0 = std::chrono::steady_clock::now();
+        EXPECT_EQ(pm_map_cancel(raw), PM_OK);
+        consumer.join();
+        ASSERT_EQ(last.load(), PM_ECANCELED) << "map " << i;
+        pm_map_destroy(raw);
+        pool.reset();
+        ASSERT_LT(seconds_since(c0), 5.0) << "map " << i << ": cancel, destroy hung";
+    }
+    unmap_shared(shared);
+    for (int i = 0; i < 200; ++i, ++maps) {
+        // A fault on every map: timeouts with retries, crashes with
+        // recycling, and hooks; every result still arrives.
+        Shared *sh = map_shared();
+        ASSERT_NE(sh, nullptr);
+        FaultPlan plan;
+        const Fault kinds[] = {Fault::timeout, Fault::segfault, Fault::exit3, Fault::sigkill};
+        plan.fault = kinds[i % 4];
+        plan.at = static_cast<uint64_t>(i % 30);
+        plan.shared = sh;
+        plan.fail_attempts = 1;
+        Config cfg;
+        cfg.processes = 2 + i % 3;
+        cfg.threads = 1 + (i / 3) % 2;
+        cfg.chunk = 1 + i % 4;
+        cfg.ordered = i % 2 == 0;
+        cfg.error_mode = (i / 6) % 2 ? PM_ERRORS_RETURN : PM_ERRORS_RAISE;
+        Options opts = make_options(cfg);
+        EXPECT_EQ(pm_options_set_retries(opts.get(), 1), PM_OK);
+        EXPECT_EQ(pm_options_set_item_timeout(opts.get(), 200), PM_OK);
+        EXPECT_EQ(pm_options_set_max_items_per_worker(opts.get(), 1 + i % 7), PM_OK);
+        EXPECT_EQ(pm_options_set_worker_hooks(opts.get(), init_hook, exit_hook, sh), PM_OK);
+        pm_map *raw = nullptr;
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan,
+                                nullptr),
+                  PM_OK);
+        Map map(raw);
+        const std::vector<std::string> expected = good_results(items);
+        const std::vector<Step> steps = drain(map.get());
+        if (cfg.ordered)
+            ASSERT_EQ(check_ordered(steps, expected), 0u) << "map " << i;
+        else
+            ASSERT_EQ(check_unordered(steps, expected), 0u) << "map " << i;
+        map.reset();
+        EXPECT_EQ(sh->attempts.load(), 2u) << "map " << i;
+        EXPECT_LE(sh->exits.load(), sh->inits.load());
+        unmap_shared(sh);
+    }
+    printf("%d maps cancelled, or with timeouts, retries, recycling and hooks, in %.1f s\n",
+           maps, seconds_since(t0));
     const auto after = open_fds();
     EXPECT_EQ(before, after) << fd_diff(before, after);
     EXPECT_TRUE(no_children());
