@@ -1,7 +1,9 @@
 // The soak program: random maps with random faults for a given time. Each
 // map's settings (error mode, order, processes, threads, chunk size, input
-// kind and length, pool or one-shot) and its fault (kind and position) are
-// drawn from a seeded generator; its outcome is checked against what was
+// kind and length, pool or one-shot, item timeout, retries, recycling by
+// item count or memory, worker hooks) and its fault (kind, position, how
+// many attempts it fails; abandonment by destroy or by pm_map_cancel from
+// another thread) are drawn from a seeded generator; its outcome is checked against what was
 // injected, and after every map no child may remain and the descriptor count
 // must be what it was. Resident memory is sampled to show it stays flat.
 //
@@ -16,6 +18,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 namespace {
 
@@ -67,28 +70,49 @@ struct Scenario {
     uint64_t at = 0;          // the faulting item, or where the generator fails
     uint64_t take = 0;        // abandon: results taken before destroy
     bool stuck = false;       // abandon: item `at` never returns
+    bool cancel = false;      // abandon by pm_map_cancel from another thread
     size_t huge_bytes = 0;
+    uint64_t timeout_ms = 0;
+    uint32_t retries = 0;
+    uint32_t fail_attempts = UINT32_MAX;  // a crash or timeout fires this often
+    uint64_t max_items = 0;               // recycling
+    uint64_t max_rss = 0;
+    bool hooks = false;
+    // On a pool, the item its work function fails (from the pool's plan),
+    // which a cancelled map's consumer may reach before the cancel.
+    Fault pool_fault = Fault::error;
+    uint64_t pool_fault_at = UINT64_MAX;
+
+    // A crash or timeout that a retry gets past: the map sees no fault.
+    bool recovered() const {
+        return faulty && (kills_worker(fault) || fault == Fault::timeout) &&
+               fail_attempts <= retries;
+    }
 
     bool forked() const { return processes > 1 && mode != PM_ERRORS_INLINE; }
 
     std::string describe() const {
-        char buf[400];
+        char buf[600];
         snprintf(buf, sizeof buf,
                  "map %" PRIu64 ": %s %s %s p%u t%u chunk %zu bound %zu %s input of %" PRIu64
-                 " items, fault %s at %" PRIu64 "%s%s",
+                 " items, fault %s at %" PRIu64 "%s%s%s; timeout %" PRIu64
+                 " ms, retries %u (fault fires %u times), recycle %" PRIu64
+                 " items / %" PRIu64 " MiB, hooks %s",
                  number, on_pool ? "pool" : "one-shot",
                  mode == PM_ERRORS_RAISE ? "raise" : mode == PM_ERRORS_RETURN ? "return" : "inline",
                  ordered ? "ordered" : "unordered", processes, threads, chunk, max_in_flight,
                  input == Input::array ? "array" : "pull", count,
                  faulty ? fault_name(fault) : "none", at,
                  fault == Fault::abandon && faulty ? (" after " + std::to_string(take)).c_str() : "",
-                 stuck ? " (stuck item)" : "");
+                 stuck ? " (stuck item)" : "", cancel ? " (cancel)" : "", timeout_ms, retries,
+                 fail_attempts == UINT32_MAX ? 0u : fail_attempts, max_items, max_rss >> 20,
+                 hooks ? "on" : "off");
         return buf;
     }
 };
 
-const Fault kCrashes[] = {Fault::segfault, Fault::abort_, Fault::exit0, Fault::exit3,
-                          Fault::sigkill};
+const Fault kCrashes[] = {Fault::segfault, Fault::abort_, Fault::exit0,
+                          Fault::exit3,    Fault::sigkill, Fault::timeout};
 const Fault kSurvivable[] = {Fault::exception, Fault::error, Fault::huge, Fault::generator,
                              Fault::abandon};
 
@@ -99,12 +123,13 @@ struct PoolPlan {
     Fault fault;
     uint64_t at;
     size_t huge_bytes;
+    bool hooks;
 };
 
 PoolPlan draw_pool(uint64_t seed, uint64_t number) {
     Dice d(mix(seed ^ 0xb00f) ^ mix(number));
     PoolPlan p{static_cast<uint32_t>(1 + d.below(4)), static_cast<uint32_t>(1 + d.below(2)),
-               Fault::error, UINT64_MAX, 0};
+               Fault::error, UINT64_MAX, 0, d.chance(40)};
     const Fault kinds[] = {Fault::error, Fault::exception, Fault::huge};
     if (d.chance(70)) {
         p.fault = kinds[d.below(3)];
@@ -121,6 +146,12 @@ Scenario draw(uint64_t seed, uint64_t number, const PoolPlan *pool) {
     s.number = number;
     s.on_pool = pool != nullptr;
     s.processes = pool ? pool->processes : static_cast<uint32_t>(1 + d.below(4));
+    if (pool) {
+        s.hooks = pool->hooks;
+        s.pool_fault = pool->fault;
+        s.pool_fault_at = pool->at;
+        s.huge_bytes = pool->huge_bytes;
+    }
     s.threads = pool ? pool->threads : static_cast<uint32_t>(1 + d.below(3));
     const uint64_t m = d.below(10);
     s.mode = m < 4 ? PM_ERRORS_RAISE : m < 9 ? PM_ERRORS_RETURN : PM_ERRORS_INLINE;
@@ -147,7 +178,7 @@ Scenario draw(uint64_t seed, uint64_t number, const PoolPlan *pool) {
     const bool crash_ok = s.forked() && !pool;
     Fault f;
     if (crash_ok && d.chance(45))
-        f = kCrashes[d.below(5)];
+        f = kCrashes[d.below(6)];
     else
         f = kSurvivable[d.below(5)];
     if (pool && f != Fault::generator && f != Fault::abandon) return s;  // the pool's own
@@ -158,7 +189,22 @@ Scenario draw(uint64_t seed, uint64_t number, const PoolPlan *pool) {
     s.at = d.below(pool ? limit : s.count);
     if (f == Fault::generator) s.input = Input::pull;
     if (f == Fault::huge) s.huge_bytes = static_cast<size_t>(1 + d.below(16)) << 20;
+    if (crash_ok) {
+        // Settings only a map of worker processes uses. A generous timeout
+        // on maps whose fault is not an endless loop: it must never fire.
+        if (f == Fault::timeout)
+            s.timeout_ms = 100 + d.below(300);
+        else if (d.chance(30))
+            s.timeout_ms = 2000 + d.below(2000);
+        if (d.chance(40)) s.retries = static_cast<uint32_t>(1 + d.below(2));
+        if ((kills_worker(f) || f == Fault::timeout) && s.retries)
+            s.fail_attempts = static_cast<uint32_t>(1 + d.below(s.retries + 1));
+        if (d.chance(25)) s.max_items = 1 + d.below(40);
+        if (d.chance(10)) s.max_rss = (32 + d.below(96)) << 20;
+        s.hooks = d.chance(30);
+    }
     if (f == Fault::abandon) {
+        s.cancel = d.chance(50);
         s.take = d.below(s.count + 1);
         if (item_at < s.count) s.take = s.ordered ? std::min(s.take, item_at) : 0;
         // A stuck work function: only a one-shot map of processes can be
@@ -181,7 +227,8 @@ Scenario draw(uint64_t seed, uint64_t number, const PoolPlan *pool) {
 struct Tally {
     uint64_t maps = 0, wrong = 0, results = 0, bytes = 0;
     uint64_t by_fault[16] = {};
-    uint64_t clean = 0;
+    uint64_t recovered = 0;  // crashes and timeouts a retry got past
+    uint64_t cancelled = 0;  // maps abandoned by pm_map_cancel
 };
 
 struct Seen {
@@ -193,7 +240,8 @@ struct Seen {
 
 class Runner {
 public:
-    Runner(bool verbose) : verbose_(verbose) {}
+    explicit Runner(bool verbose) : verbose_(verbose), shared_(map_shared()) {}
+    ~Runner() { unmap_shared(shared_); }
 
     // Returns "" if the map did what its fault calls for, else what was wrong.
     std::string run(const Scenario &s, pm_pool *pool, Tally &tally) {
@@ -201,6 +249,8 @@ public:
         alarm(60);
         s_ = &s;
         items_ = good_items(s.count, s.number);
+        shared_->attempts = 0;
+        shared_->stuck = 0;
         if (!pool) {
             // Read by the workers forked below; a pool's have their own copy.
             const bool in_work = s.faulty && (s.stuck || (s.fault != Fault::generator &&
@@ -208,6 +258,12 @@ public:
             plan_.fault = s.stuck ? Fault::timeout : s.fault;
             plan_.at = in_work ? s.at : UINT64_MAX;
             plan_.huge_bytes = s.huge_bytes;
+            plan_.shared = shared_;
+            plan_.fail_attempts = s.fail_attempts;
+            plan_.processes = s.hooks ? s.processes : 0;
+            shared_->inits = 0;
+            shared_->exits = 0;
+            shared_->bad_state = 0;
         }
         gen_next_ = 0;
 
@@ -219,6 +275,11 @@ public:
         pm_options_set_ordered(opts, s.ordered);
         pm_options_set_chunk_size(opts, s.chunk);
         pm_options_set_max_in_flight(opts, s.max_in_flight);
+        pm_options_set_item_timeout(opts, s.timeout_ms);
+        pm_options_set_retries(opts, s.retries);
+        pm_options_set_max_items_per_worker(opts, s.max_items);
+        pm_options_set_max_worker_rss(opts, s.max_rss);
+        if (s.hooks && !pool) pm_options_set_worker_hooks(opts, init_hook, exit_hook, shared_);
         pm_input *in = nullptr;
         if (s.input == Input::array)
             pm_input_create_array(&in, items_.empty() ? nullptr : items_.data(), 8,
@@ -231,10 +292,15 @@ public:
         pm_options_destroy(opts);
         if (rc != PM_OK) return std::string("map did not start: ") + pm_last_error();
 
-        std::string wrong = s.faulty && s.fault == Fault::abandon ? abandon(map)
-                                                                   : drain_and_judge(map);
+        const bool abandoned = s.faulty && s.fault == Fault::abandon;
+        std::string wrong = !abandoned ? drain_and_judge(map) : s.cancel ? cancel(map)
+                                                                          : abandon(map);
+        if (wrong.empty() && !abandoned) wrong = judge_attempts();
+        if (wrong.empty() && !pool) wrong = judge_hooks();
         tally.maps++;
         tally.by_fault[s.faulty ? static_cast<int>(s.fault) + 1 : 0]++;
+        tally.recovered += s.recovered();
+        tally.cancelled += abandoned && s.cancel;
         tally.results += results_;
         tally.bytes += bytes_;
         results_ = bytes_ = 0;
@@ -243,9 +309,92 @@ public:
         return wrong;
     }
 
+    // After a pool's maps: its workers' hooks ran consistently.
+    std::string judge_hooks() const {
+        if (shared_->bad_state.load())
+            return std::to_string(shared_->bad_state.load()) +
+                   " items or exit hooks saw the wrong worker state";
+        if (shared_->exits.load() > shared_->inits.load())
+            return "more exit hooks (" + std::to_string(shared_->exits.load()) + ") than init hooks (" +
+                   std::to_string(shared_->inits.load()) + ")";
+        return "";
+    }
+
+    Shared *shared() const { return shared_; }
+
     FaultPlan plan_;
 
 private:
+    // How often the fault item ran: a recovered crash or timeout once more
+    // than it failed, a lasting one retries + 1 times.
+    std::string judge_attempts() const {
+        const Scenario &s = *s_;
+        if (!s.faulty || s.on_pool || !(kills_worker(s.fault) || s.fault == Fault::timeout) ||
+            s.retries == 0)
+            return "";
+        const uint32_t want = s.recovered() ? s.fail_attempts + 1 : s.retries + 1;
+        const uint32_t got = shared_->attempts.load();
+        if (got != want)
+            return "the fault item ran " + std::to_string(got) + " times, not " +
+                   std::to_string(want);
+        return "";
+    }
+
+    // pm_map_cancel from another thread while this one steps the map (and
+    // blocks behind a stuck item, if there is one).
+    std::string cancel(pm_map *map) {
+        const Scenario &s = *s_;
+        std::atomic<uint64_t> taken{0};
+        std::atomic<int> final_status{PM_OK};
+        std::string wrong;
+        std::chrono::steady_clock::time_point returned;
+        std::thread consumer([&] {
+            std::set<uint64_t> seen;
+            for (uint64_t k = 0;; ++k) {
+                const Seen x = step(map);
+                const bool pool_failure = x.index == s.pool_fault_at && fails_item(s.pool_fault) &&
+                                          x.status == fault_status(s.pool_fault);
+                if (pool_failure && s.mode == PM_ERRORS_RETURN) {
+                    taken++;
+                    continue;  // in its place; the map goes on
+                }
+                if (x.status != PM_OK) {
+                    returned = std::chrono::steady_clock::now();
+                    final_status = pool_failure ? PM_DONE : x.status;  // raise: the end
+                    if (pool_failure) taken = s.count;
+                    break;
+                }
+                if (!x.data_ok || !seen.insert(x.index).second || (s.ordered && x.index != k)) {
+                    wrong = "step " + std::to_string(k) + ": index " + std::to_string(x.index) +
+                            " wrong or repeated";
+                }
+                taken++;
+            }
+        });
+        // Cancel once `take` results came, or the stuck item started and the
+        // consumer has had a moment to block behind it.
+        const auto t0 = std::chrono::steady_clock::now();
+        while (taken.load() < s.take && final_status.load() == PM_OK &&
+               !(s.stuck && shared_->stuck.load() > 0) && seconds_since(t0) < 20)
+            usleep(200);
+        if (s.stuck) usleep(20000);
+        const auto c0 = std::chrono::steady_clock::now();
+        pm_map_cancel(map);
+        consumer.join();
+        const double waited = std::chrono::duration<double>(returned - c0).count();
+        pm_map_destroy(map);
+        const double total = seconds_since(c0);
+        if (!wrong.empty()) return wrong;
+        const int st = final_status.load();
+        if (!(st == PM_ECANCELED || (st == PM_DONE && taken.load() == s.count)))
+            return "the consumer ended with status " + std::to_string(st) + " after " +
+                   std::to_string(taken.load()) + " results, not PM_ECANCELED";
+        if (waited > 5.0 || total > 5.0)
+            return "cancel took " + std::to_string(waited) + " s, destroy " + std::to_string(total) +
+                   " s";
+        return "";
+    }
+
     static int pull_fn(pm_feed *feed, void *ud) {
         Runner *r = static_cast<Runner *>(ud);
         const Scenario &s = *r->s_;
@@ -265,7 +414,9 @@ private:
         out.status = pm_map_next(map, &out.index, &d, &n);
         out.error = pm_map_error(map);
         if (out.status == PM_OK && out.index < items_.size()) {
-            if (s_->faulty && s_->fault == Fault::huge && out.index == s_->at)
+            const bool huge = (s_->faulty && s_->fault == Fault::huge && out.index == s_->at) ||
+                              (s_->pool_fault == Fault::huge && out.index == s_->pool_fault_at);
+            if (huge)
                 out.data_ok = n == s_->huge_bytes && matches_pattern(d, n, out.index);
             else
                 out.data_ok = good_result(&items_[out.index], 8, out.index) ==
@@ -305,7 +456,9 @@ private:
             steps.push_back(step(map));
             const int st = steps.back().status;
             if (st == PM_DONE) break;
-            if (st < 0 && !(keep_going && (st == PM_EITEM || st == PM_EWORKER))) break;
+            if (st < 0 && !(keep_going && (st == PM_EITEM || st == PM_EWORKER ||
+                                           st == PM_ETIMEOUT)))
+                break;
             if (steps.size() > s.count + 2) break;
         }
         std::string wrong = judge(steps);
@@ -320,7 +473,14 @@ private:
         const Scenario &s = *s_;
         const Seen &last = steps.back();
         const bool item_fault = s.faulty && fails_item(s.fault);
-        const bool crash = s.faulty && kills_worker(s.fault);
+        // A crash or a timeout that no retry got past.
+        const bool crash = s.faulty && (kills_worker(s.fault) || s.fault == Fault::timeout) &&
+                           !s.recovered();
+        // Only the fault item itself fails: a timeout blames only it, and
+        // with retries the other items its worker ran were run again.
+        const bool exact = item_fault || (crash && (s.fault == Fault::timeout || s.retries > 0));
+        const std::string attempts_text =
+            crash && s.retries > 0 ? "failed " + std::to_string(s.retries + 1) + " attempts" : "";
         const bool gen_fault = s.faulty && s.fault == Fault::generator;
         const bool keep_going = s.mode == PM_ERRORS_RETURN;
         auto bad = [&](const std::string &why, const Seen &x) {
@@ -333,7 +493,7 @@ private:
         if (gen_fault)
             end_status = PM_EINPUT;
         else if ((item_fault || crash) && !keep_going)
-            end_status = item_fault ? PM_EITEM : PM_EWORKER;
+            end_status = fault_status(s.fault);
         if (last.status != end_status) return bad("the map ended wrongly", last);
 
         // Every step before the last: each index at most once, in order if
@@ -353,7 +513,9 @@ private:
             if (item_fault && x.status == PM_EITEM && x.index == s.at &&
                 x.error.find(item_failure_text(s.fault, s.at)) != std::string::npos)
                 continue;
-            if (crash && x.status == PM_EWORKER && message_names_death(s.fault, x.error)) {
+            if (crash && x.status == fault_status(s.fault) &&
+                message_names_death(s.fault, x.error) && (!exact || x.index == s.at) &&
+                (x.index != s.at || x.error.find(attempts_text) != std::string::npos)) {
                 // Only the crashed worker's items are lost with it.
                 if (worker.empty()) worker = x.error.substr(0, x.error.find(')') + 1);
                 if (x.error.compare(0, worker.size(), worker) == 0) continue;
@@ -365,7 +527,7 @@ private:
             for (uint64_t i = 0; i < results_due; ++i)
                 if (count[i] != 1) return "item " + std::to_string(i) + " never came";
             // In return mode the injected item came once (above), failed.
-            const int due = item_fault ? PM_EITEM : crash ? PM_EWORKER : PM_OK;
+            const int due = item_fault || crash ? fault_status(s.fault) : PM_OK;
             for (size_t k = 0; due != PM_OK && k + 1 < steps.size(); ++k)
                 if (steps[k].index == s.at && steps[k].status != due)
                     return bad("the failing item came as a result", steps[k]);
@@ -380,9 +542,12 @@ private:
             if (last.error.find(item_failure_text(s.fault, s.at)) == std::string::npos)
                 return bad("the item's message is lost", last);
         } else {
-            if (last.index > s.at) return bad("failure after the crashing item", last);
+            if (last.index > s.at || (exact && last.index != s.at))
+                return bad("wrong failing index", last);
             if (!message_names_death(s.fault, last.error))
                 return bad("the message does not say how the worker died", last);
+            if (last.error.find(attempts_text) == std::string::npos)
+                return bad("the message does not count the attempts", last);
         }
         if (last.index < s.count && count[last.index] != 0)
             return bad("the failed item also came as a result", last);
@@ -392,6 +557,7 @@ private:
     }
 
     bool verbose_;
+    Shared *shared_;  // counters shared with the workers
     const Scenario *s_ = nullptr;
     std::vector<uint64_t> items_;
     uint64_t gen_next_ = 0;
@@ -442,7 +608,9 @@ int main(int argc, char **argv) {
     uint64_t heap_warm = 0, heap_peak = 0, heap_last = 0;
     uint64_t number = only == UINT64_MAX ? 0 : only;
     int status = 0;
-    while (status == 0 && seconds_since(t0) < seconds) {
+    // A wrong map is reported and the run goes on, to give a rate; a leak
+    // ends it (the counts after it would mean nothing).
+    while (status != 2 && seconds_since(t0) < seconds) {
         // About one draw in eight is a pool with a few maps; the rest are
         // one-shot maps.
         Dice d(mix(seed ^ 0x9001) ^ number);
@@ -456,10 +624,17 @@ int main(int argc, char **argv) {
             runner.plan_.fault = plan.fault;
             runner.plan_.at = plan.at;
             runner.plan_.huge_bytes = plan.huge_bytes;
+            runner.plan_.shared = runner.shared();
+            runner.plan_.fail_attempts = UINT32_MAX;
+            runner.plan_.processes = plan.hooks ? plan.processes : 0;
+            runner.shared()->inits = 0;
+            runner.shared()->exits = 0;
+            runner.shared()->bad_state = 0;
             pm_options *o = nullptr;
             pm_options_create(&o);
             pm_options_set_processes(o, plan.processes);
             pm_options_set_threads(o, plan.threads);
+            if (plan.hooks) pm_options_set_worker_hooks(o, init_hook, exit_hook, runner.shared());
             if (pm_pool_create(&pool, o, fault_work, &runner.plan_, nullptr) != PM_OK) {
                 fprintf(stderr, "soak: pm_pool_create failed: %s\n", pm_last_error());
                 status = 1;
@@ -469,20 +644,27 @@ int main(int argc, char **argv) {
             batch.push_back(draw(seed, number++, nullptr));
         }
         for (const Scenario &s : batch) {
-            if (status) break;
+            if (status == 2) break;
             const std::string wrong = runner.run(s, pool, tally);
-            if (!wrong.empty()) {
+            if (!wrong.empty() && ++tally.wrong <= 10) {
                 fprintf(stderr, "soak: WRONG: %s: %s\n", s.describe().c_str(), wrong.c_str());
                 if (s.on_pool)
                     fprintf(stderr, "  replay: --seed %" PRIu64 " (a map on a pool)\n", seed);
                 else
                     fprintf(stderr, "  replay: --seed %" PRIu64 " --only %" PRIu64 "\n", seed,
                             s.number);
+            }
+            if (!wrong.empty()) status = std::max(status, 1);
+        }
+        if (pool) {
+            pm_pool_destroy(pool);
+            const std::string wrong = runner.judge_hooks();
+            if (!wrong.empty()) {
+                fprintf(stderr, "soak: WRONG: a pool before %s: %s\n", g_current, wrong.c_str());
                 tally.wrong++;
-                status = 1;
+                status = std::max(status, 1);
             }
         }
-        pm_pool_destroy(pool);
         if (has_children()) {
             fprintf(stderr, "soak: LEAK: a child process remains after %s\n", g_current);
             status = 2;
@@ -525,18 +707,19 @@ int main(int argc, char **argv) {
     }
     std::string kinds = "none " + std::to_string(tally.by_fault[0]);
     const Fault all[] = {Fault::segfault, Fault::abort_,    Fault::exit0, Fault::exit3,
-                         Fault::sigkill,  Fault::exception, Fault::error, Fault::huge,
-                         Fault::generator, Fault::abandon};
+                         Fault::sigkill,  Fault::timeout,   Fault::exception, Fault::error,
+                         Fault::huge,     Fault::generator, Fault::abandon};
     for (Fault f : all)
         kinds += std::string(", ") + fault_name(f) + " " +
                  std::to_string(tally.by_fault[static_cast<int>(f) + 1]);
     printf("soak: %s: %" PRIu64 " maps in %.0f s (seed %" PRIu64 "), %" PRIu64
-           " wrong; faults: %s; %" PRIu64 " results, %" PRIu64
+           " wrong; faults: %s (%" PRIu64 " recovered by a retry, %" PRIu64
+           " cancelled); %" PRIu64 " results, %" PRIu64
            " MiB; descriptors %d at start, %d at end; children left: %s; RSS %" PRIu64
            " MiB warm, %" PRIu64 " MiB peak, %" PRIu64 " MiB end; heap in use %" PRIu64
            " KiB warm, %" PRIu64 " KiB peak, %" PRIu64 " KiB end\n",
            status == 0 ? "PASS" : "FAIL", tally.maps, seconds_since(t0), seed, tally.wrong,
-           kinds.c_str(), tally.results, tally.bytes >> 20, fds0, count_open_fds(),
+           kinds.c_str(), tally.recovered, tally.cancelled, tally.results, tally.bytes >> 20, fds0, count_open_fds(),
            has_children() ? "yes" : "none", rss_warm >> 20, rss_peak >> 20, rss_last >> 20, heap_warm >> 10,
            heap_peak >> 10, heap_last >> 10);
     return status;
