@@ -205,9 +205,10 @@ TEST(LargeResults, OneGibibyteArrivesIntact) {
 // ---------------------------------------------------------------------------
 // No leaks across many maps.
 
-// One-shot maps fork twice each: 10,000 of them took 15 s (and 55 s while
-// other builds loaded the machine) on the 2-core machine, so a plain build
-// runs 10,000. Forks are far slower under a sanitizer: there the default is
+// One-shot maps fork three processes each (the template and two workers):
+// 10,000 of them took 31 s on the 2-core machine while other builds loaded
+// it (15 to 55 s before the template, by load), so a plain build runs
+// 10,000. Forks are far slower under a sanitizer: there the default is
 // 1,000, and the soak setup (meson -Dsoak=true) runs 10,000 through
 // PM_ONESHOT_MAPS. Maps on a pool are cheap: always 10,000.
 int one_shot_map_count() {
