@@ -10,8 +10,10 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "child_process.hpp"
 #include "errors.hpp"
 #include "input_source.hpp"
 #include "item_runner.hpp"
@@ -110,6 +112,7 @@ struct pool_core {
     std::shared_ptr<user_data_owner> owner;
     std::shared_ptr<pm::core::worker_pool> workers;  // null: maps run in-process
     bool in_use = false;
+    uint64_t incarnation = pm::core::process_incarnation();
 };
 
 struct pm_pool {
@@ -133,6 +136,9 @@ struct pm_map {
     std::mutex gate;
     std::condition_variable left;
     int in_next = 0;
+    std::thread::id stepping;       // the thread in pm_map_next(), if any
+    bool destroy_deferred = false;  // destroyed by a callback of its own step
+    uint64_t incarnation = pm::core::process_incarnation();
 
     ~pm_map() {
         engine.reset();
@@ -443,15 +449,15 @@ int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work
     });
 }
 
-int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
-    if (index)
-        *index = 0;
-    if (data)
-        *data = nullptr;
-    if (len)
-        *len = 0;
-    if (!map)
-        return fail(PM_EINVAL, "pm_map_next: map is NULL");
+namespace {
+
+// A handle inherited by a worker process: its threads and descriptors belong
+// to the parent.
+bool inherited(uint64_t incarnation) {
+    return incarnation != pm::core::process_incarnation();
+}
+
+int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (map->cancelled.load()) {
         map->over = true;
         map->message = "the map was cancelled";
@@ -461,18 +467,6 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         map->message = "the map is over: every result was delivered or it failed";
         return fail(PM_ESTATE, map->message.c_str());
     }
-    {
-        std::lock_guard<std::mutex> hold(map->gate);
-        ++map->in_next;
-    }
-    struct leave_next {
-        pm_map* map;
-        ~leave_next() {
-            std::lock_guard<std::mutex> hold(map->gate);
-            --map->in_next;
-            map->left.notify_all();
-        }
-    } leaving{map};
     int status = guard([&]() -> int {
         map->message.clear();
         pm::core::map_step step = map->engine->next(map->message);
@@ -500,14 +494,71 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     return status;
 }
 
+}  // namespace
+
+int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (index)
+        *index = 0;
+    if (data)
+        *data = nullptr;
+    if (len)
+        *len = 0;
+    if (!map)
+        return fail(PM_EINVAL, "pm_map_next: map is NULL");
+    if (inherited(map->incarnation))
+        return fail(PM_ESTATE, "pm_map_next: this map belongs to the parent process; "
+                               "a worker cannot step it");
+    {
+        std::lock_guard<std::mutex> hold(map->gate);
+        if (map->in_next > 0)
+            return fail(PM_ESTATE, "pm_map_next: another pm_map_next() call on this map is "
+                                   "running (from a callback, or another thread)");
+        ++map->in_next;
+        map->stepping = std::this_thread::get_id();
+    }
+    int status = step_map(map, index, data, len);
+    bool destroy_now;
+    {
+        std::lock_guard<std::mutex> hold(map->gate);
+        --map->in_next;
+        map->stepping = std::thread::id();
+        destroy_now = map->destroy_deferred;
+        map->left.notify_all();
+    }
+    if (destroy_now) {
+        // The progress callback destroyed the map: the step it reported on is
+        // the last, and nothing it returned may be used.
+        delete map;
+        if (data)
+            *data = nullptr;
+        if (len)
+            *len = 0;
+        return fail(PM_ECANCELED, "the map was destroyed by its own progress callback");
+    }
+    return status;
+}
+
 const char* pm_map_error(const pm_map* map) { return map ? map->message.c_str() : ""; }
 
 void pm_map_destroy(pm_map* map) {
     if (!map)
         return;
+    if (inherited(map->incarnation)) {
+        // Joining threads that do not exist here would hang: leave the copy.
+        PM_LOG(err, "pm_map_destroy: this map belongs to the parent process; ignored in a "
+                    "worker");
+        return;
+    }
     {
-        // Another thread blocked in pm_map_next(): make it return first.
         std::unique_lock<std::mutex> hold(map->gate);
+        if (map->in_next > 0 && map->stepping == std::this_thread::get_id()) {
+            // From a callback of the map's own step: finish when it returns.
+            map->destroy_deferred = true;
+            map->cancelled.store(true);
+            map->engine->cancel();
+            return;
+        }
+        // Another thread blocked in pm_map_next(): make it return first.
         if (map->in_next > 0) {
             map->cancelled.store(true);
             map->engine->cancel();
@@ -520,6 +571,8 @@ void pm_map_destroy(pm_map* map) {
 int pm_map_cancel(pm_map* map) {
     if (!map)
         return fail(PM_EINVAL, "pm_map_cancel: map is NULL");
+    if (inherited(map->incarnation))
+        return fail(PM_ESTATE, "pm_map_cancel: this map belongs to the parent process");
     map->cancelled.store(true);
     map->engine->cancel();
     return PM_OK;
@@ -555,6 +608,9 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
     if (!out || !pool || !input)
         return fail(PM_EINVAL, "pm_pool_map: out, pool or input is NULL");
     pool_core& core = *pool->core;
+    if (inherited(core.incarnation))
+        return fail(PM_ESTATE, "pm_pool_map: this pool belongs to the parent process; a "
+                               "worker cannot use it (start a map of its own instead)");
     if (core.in_use)
         return fail(PM_ESTATE, "pm_pool_map: another map of this pool is still alive");
     return guard([&]() -> int {
@@ -585,4 +641,11 @@ uint32_t pm_pool_processes(const pm_pool* pool) {
     return pool->core->workers->live_count();
 }
 
-void pm_pool_destroy(pm_pool* pool) { delete pool; }
+void pm_pool_destroy(pm_pool* pool) {
+    if (pool && inherited(pool->core->incarnation)) {
+        PM_LOG(err, "pm_pool_destroy: this pool belongs to the parent process; ignored in a "
+                    "worker");
+        return;
+    }
+    delete pool;
+}

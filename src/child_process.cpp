@@ -17,7 +17,13 @@ namespace {
 // outer parent would never see this worker's pipes close.
 int outer_link_fds[2] = {-1, -1};
 
+uint64_t incarnation = 0;  // only written right after a fork, single-threaded
+
 }  // namespace
+
+uint64_t process_incarnation() noexcept { return incarnation; }
+
+void begin_new_incarnation() noexcept { ++incarnation; }
 
 child_process& child_process::operator=(child_process&& o) noexcept {
     if (this != &o) {

@@ -43,4 +43,11 @@ private:
 void remember_outer_links(int task_fd, int result_fd) noexcept;
 void close_outer_links() noexcept;
 
+// Which process image this is: bumped in every process the library forks
+// (template, worker). A handle remembers the value it was made under, so
+// that a copy inherited by a worker is refused instead of used (its threads
+// and descriptors do not exist there). A plain load: cheap on every call.
+uint64_t process_incarnation() noexcept;
+void begin_new_incarnation() noexcept;
+
 }  // namespace pm::core

@@ -39,7 +39,10 @@
  * and record a detail message for the calling thread (pm_last_error()). Every
  * _destroy function accepts NULL. No struct layout is part of the ABI: handles
  * are opaque and options have setters. Nothing here installs a signal handler,
- * and a dead worker never delivers SIGPIPE to the caller.
+ * and a dead worker never delivers SIGPIPE to the caller. A map or pool
+ * handle that a worker inherited by fork belongs to the parent: in the worker,
+ * pm_map_next(), pm_map_cancel() and pm_pool_map() refuse it with PM_ESTATE
+ * and the _destroy functions leave it alone (since 0.2).
  *
  * Linux only (fork, pipe2, prctl, pidfd). Since: 0.1 unless an entry says 0.2.
  */
@@ -218,8 +221,10 @@ PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
  * exits when it next reads from its (then closed) pipe. */
 PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
 /* Progress callback (NULL to remove). user_data must stay valid as long as a
- * map created with these options exists. The callback must not call
- * pm_map_next() or pm_map_destroy() on the map it reports on. */
+ * map created with these options exists. From the callback, pm_map_next() on
+ * the map it reports on returns PM_ESTATE, and pm_map_destroy() on it is
+ * deferred until the step that called the callback returns (that step then
+ * returns PM_ECANCELED and its result must not be used). */
 PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
                                    void *user_data);
 
@@ -345,7 +350,8 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  * may be NULL. Once the map is over (after PM_DONE or a
  * final failure), further calls return PM_ESTATE.
  * The message of a failure is in pm_map_error() and pm_last_error().
- * Thread-safety: one thread at a time per map. Blocks until a result is ready.
+ * Thread-safety: one thread at a time per map (a second call while one runs
+ * returns PM_ESTATE). Blocks until a result is ready.
  * Runs the progress callback on the calling thread, and, for a map in the
  * calling process with one thread, the input and work callbacks too. */
 PM_API int pm_map_next(pm_map *map, uint64_t *index, const void **data,
