@@ -93,7 +93,7 @@ void frame_reader::make_room() {
     // Doubling keeps the copies linear in the frame's size; reserve() first
     // so a large frame's buffer is no bigger than the frame.
     const size_t missing = static_cast<size_t>(header_.payload_len) - payload_have_;
-    const size_t grow = std::min(missing, std::max(payload_have_, payload_step));
+    const size_t grow = std::min(missing, std::max(payload_have_, payload_step_));
     payload_.reserve(payload_have_ + grow);
     payload_.resize(payload_have_ + grow);
 }

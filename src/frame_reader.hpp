@@ -4,7 +4,7 @@
 // The bytes come from a worker, which runs user code: they may be anything.
 // Every header is checked (check_header) before its payload is read, and the
 // payload buffer grows only as bytes arrive (to at most twice what has
-// arrived, plus payload_step), so a header that claims a huge payload costs
+// arrived, plus a step of 64 KiB), so a header that claims a huge payload costs
 // nothing until the bytes are really sent.
 #pragma once
 
@@ -32,7 +32,11 @@ public:
     enum class status { frame, need_more, closed, bad };
 
     // The first room made for a payload, and the least it grows by.
-    static constexpr size_t payload_step = size_t(64) << 10;
+    static constexpr size_t default_payload_step = size_t(64) << 10;
+
+    // payload_step: default_payload_step, or smaller to exercise growth in tests.
+    explicit frame_reader(size_t payload_step = default_payload_step) noexcept
+        : payload_step_(payload_step ? payload_step : 1) {}
 
     // Reads what is available. frame: one whole frame is ready (header() and
     // take_payload()); closed: end of stream (at a frame boundary, or part-way:
@@ -49,6 +53,7 @@ public:
 private:
     void make_room();
 
+    size_t payload_step_;
     frame_header header_{};
     size_t header_have_ = 0;
     std::vector<char> payload_;

@@ -245,7 +245,7 @@ TEST(FrameReader, HugeClaimedPayloadCostsOnlyWhatArrives) {
     std::string problem;
     EXPECT_EQ(read_through(reader, source, &problem), frame_reader::status::closed);
     EXPECT_EQ(source.delivered(), sizeof(frame_header) + mib.size());
-    EXPECT_LE(source.largest_request(), mib.size() + frame_reader::payload_step);
+    EXPECT_LE(source.largest_request(), mib.size() + frame_reader::default_payload_step);
     EXPECT_NE(problem.find("into a payload of 1099511627776"), std::string::npos) << problem;
 }
 
@@ -270,15 +270,17 @@ TEST(FrameReader, LargeFrameInOddPiecesArrivesIntact) {
     auto wire = result_frame(7, big);
     auto small = result_frame(8, "tail");
     wire.insert(wire.end(), small.begin(), small.end());
-    scripted_source source;
-    size_t pos = 0, piece = 1;
-    while (pos < wire.size()) {
-        size_t n = std::min(piece, wire.size() - pos);
-        source.add(wire.data() + pos, n);
-        pos += n;
-        piece = piece * 7 % 300007 + 1;
+    for (size_t step : {frame_reader::default_payload_step, size_t(1), size_t(1000)}) {
+        SCOPED_TRACE("payload step " + std::to_string(step));
+        scripted_source source;
+        size_t pos = 0, piece = 1;
+        while (pos < wire.size()) {
+            size_t n = std::min(piece, wire.size() - pos);
+            source.add(wire.data() + pos, n);
+            pos += n;
+            piece = piece * 7 % 300007 + 1;
     }
-    frame_reader reader;
+    frame_reader reader(step);
     std::string problem;
     ASSERT_EQ(read_through(reader, source, &problem), frame_reader::status::frame) << problem;
     result_chunk c;
@@ -297,6 +299,7 @@ TEST(FrameReader, LargeFrameInOddPiecesArrivesIntact) {
     EXPECT_EQ(std::string(t.data, t.len), "tail");
     EXPECT_EQ(read_through(reader, source, &problem), frame_reader::status::closed);
     EXPECT_EQ(problem, "");
+    }
 }
 
 TEST(FrameReader, EmptyPayloadFrameNeedsNoPayloadRead) {
