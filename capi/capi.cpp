@@ -400,9 +400,11 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         map->message = "the map is over: every result was delivered or it failed";
         return fail(PM_ESTATE, map->message.c_str());
     }
+    bool stepped = false;  // else the engine threw, and the map cannot go on
     int status = guard([&]() -> int {
         map->message.clear();
         pm::core::map_step step = map->engine->next(map->message);
+        stepped = true;
         if (step.final)
             map->over = true;
         if (index)
@@ -422,8 +424,8 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         }
         return step.status;
     });
-    if (status < 0 && status != PM_EITEM && status != PM_EWORKER)
-        map->over = true;  // an exception from the engine: the map cannot go on
+    if (status < 0 && !stepped)
+        map->over = true;
     return status;
 }
 

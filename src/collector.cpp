@@ -84,7 +84,7 @@ private:
             case frame_reader::status::frame:
                 problem = take_frame(i);
                 if (!problem.empty()) {
-                    lose_worker(i, "sent a bad frame (" + problem + ")");
+                    lose_worker(i, "sent a bad frame (" + problem + ")", PM_EIO);
                     return;
                 }
                 break;
@@ -92,7 +92,7 @@ private:
                 lose_worker(i, problem);
                 return;
             case frame_reader::status::bad:
-                lose_worker(i, "sent a bad frame (" + problem + ")");
+                lose_worker(i, "sent a bad frame (" + problem + ")", PM_EIO);
                 return;
             }
         }
@@ -135,18 +135,22 @@ private:
     }
 
     // Worker i is gone, or must go: reap it, and turn the chunks it held into
-    // failed results naming the worker and how it ended.
-    void lose_worker(size_t i, const std::string& why) {
+    // failed results naming the worker and how it ended. status: PM_EWORKER
+    // when it died, PM_EIO when its channel carried a bad frame (we stop it;
+    // its exit is then our kill and not worth naming).
+    void lose_worker(size_t i, const std::string& why, int status = PM_EWORKER) {
         worker& w = *workers_[i];
         if (!w.alive)
             return;
         st_.pool->retire(w);
         std::string what = w.describe();
-        if (w.is_process())
+        if (status == PM_EIO)
+            what += " " + why + " and was stopped";
+        else if (w.is_process())
             what += " " + describe_wait_status(w.process.wait_status());
         else
             what += " stopped";
-        if (!why.empty())
+        if (!why.empty() && status != PM_EIO)
             what += " after it " + why;
         std::vector<held_chunk> held;
         {
@@ -160,7 +164,7 @@ private:
                 if (!expected)
                     PM_LOG(warn, "{}", message);
                 result_chunk lost;
-                lost.make_failed(c.first, c.count, PM_EWORKER, message);
+                lost.make_failed(c.first, c.count, status, message);
                 if (st_.settings.error_mode != PM_ERRORS_RETURN)
                     st_.stop_at = std::min(st_.stop_at, c.first + 1);
                 st_.received += c.count;
