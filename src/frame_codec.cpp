@@ -185,7 +185,7 @@ result_builder::view result_builder::last() const noexcept {
 
 // ---- result_chunk --------------------------------------------------------
 
-std::string result_chunk::decode(const frame_header& h, std::vector<char>&& payload) {
+std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload) {
     if (h.type != static_cast<uint16_t>(frame_type::result))
         return "frame of type " + std::to_string(h.type) + " is not a result frame";
     if (payload.size() != h.payload_len)
@@ -229,7 +229,7 @@ std::string result_chunk::decode(const frame_header& h, std::vector<char>&& payl
 void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
                                const std::string& message) {
     // One shared message: every entry points at the same bytes (offset 0).
-    payload_.assign(message.begin(), message.end());
+    payload_ = payload_buffer(message.data(), message.size());
     table_ = nullptr;
     data_ = payload_.data();
     first_index_ = first_index;

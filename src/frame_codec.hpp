@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "parmapper.h"
+#include "payload_buffer.hpp"
 
 namespace pm::core {
 
@@ -132,7 +133,7 @@ public:
     // matches the header: its size, a table whose lengths add up to the
     // rest, known statuses and zero reserved fields. On a problem the chunk
     // is left as it was.
-    std::string decode(const frame_header& h, std::vector<char>&& payload);
+    std::string decode(const frame_header& h, payload_buffer&& payload);
     // A chunk whose items all failed with one status and message (lost items).
     void make_failed(uint64_t first_index, uint32_t count, int status,
                      const std::string& message);
@@ -153,7 +154,7 @@ public:
     item take() noexcept;
 
 private:
-    std::vector<char> payload_;
+    payload_buffer payload_;
     const result_entry* table_ = nullptr;
     const char* data_ = nullptr;
     uint64_t first_index_ = 0;

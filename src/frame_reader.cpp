@@ -90,18 +90,13 @@ frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
 }
 
 void frame_reader::make_room() {
-    // Doubling keeps the copies linear in the frame's size; reserve() first
-    // so a large frame's buffer is no bigger than the frame.
+    // Doubling keeps the number of reallocations logarithmic in the frame's
+    // size; the last one stops at the frame's end.
     const size_t missing = static_cast<size_t>(header_.payload_len) - payload_have_;
     const size_t grow = std::min(missing, std::max(payload_have_, payload_step_));
-    payload_.reserve(payload_have_ + grow);
     payload_.resize(payload_have_ + grow);
 }
 
-std::vector<char> frame_reader::take_payload() noexcept {
-    std::vector<char> out;
-    out.swap(payload_);
-    return out;
-}
+payload_buffer frame_reader::take_payload() noexcept { return std::move(payload_); }
 
 }  // namespace pm::core

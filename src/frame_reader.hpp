@@ -10,9 +10,8 @@
 
 #include <cstddef>
 #include <string>
-#include <vector>
-
 #include "frame_codec.hpp"
+#include "payload_buffer.hpp"
 #include "sys_io.hpp"
 
 namespace pm::core {
@@ -47,7 +46,7 @@ public:
     status read(byte_source& source, uint32_t max_count, std::string* problem);
     const frame_header& header() const noexcept { return header_; }
     // The payload of the frame just returned; exactly header().payload_len bytes.
-    std::vector<char> take_payload() noexcept;
+    payload_buffer take_payload() noexcept;
     bool mid_frame() const noexcept { return header_have_ > 0; }
 
 private:
@@ -56,7 +55,7 @@ private:
     size_t payload_step_;
     frame_header header_{};
     size_t header_have_ = 0;
-    std::vector<char> payload_;
+    payload_buffer payload_;
     size_t payload_have_ = 0;
     bool in_payload_ = false;
 };

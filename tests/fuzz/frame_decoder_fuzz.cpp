@@ -97,7 +97,7 @@ volatile uint64_t g_sink;
 // the worker (or, for a task, the worker would exit) here.
 bool decode_frame(frame_reader& reader) {
     const frame_header h = reader.header();
-    std::vector<char> payload = reader.take_payload();
+    payload_buffer payload = reader.take_payload();
     FUZZ_REQUIRE(payload.size() == h.payload_len);
     FUZZ_REQUIRE(check_header(h, PM_MAX_CHUNK_SIZE).empty());
     uint64_t seen = 0;

@@ -20,6 +20,10 @@ std::vector<char> flatten(const struct iovec* iov, int n) {
     return out;
 }
 
+payload_buffer as_payload(const std::vector<char>& bytes) {
+    return payload_buffer(bytes.data(), bytes.size());
+}
+
 frame_header header_of(const std::vector<char>& wire) {
     frame_header h;
     std::memcpy(&h, wire.data(), sizeof h);
@@ -75,7 +79,7 @@ TEST(FrameCodec, ResultRoundTripsWithFailures) {
     frame_header h = header_of(wire);
     EXPECT_EQ(h.aux, 999u);
     result_chunk c;
-    ASSERT_EQ(c.decode(h, std::vector<char>(wire.begin() + sizeof h, wire.end())), "");
+    ASSERT_EQ(c.decode(h, payload_buffer(wire.data() + sizeof h, wire.size() - sizeof h)), "");
     EXPECT_EQ(c.first_failed(), 11u);
     auto a = c.take();
     EXPECT_EQ(a.index, 10u);
@@ -128,14 +132,14 @@ TEST(FrameCodec, DecodeRejectsLengthsThatDoNotAddUp) {
     std::memcpy(res.data(), &e, sizeof e);
     frame_header rh = make_header(frame_type::result, 1, 0, res.size());
     result_chunk c;
-    EXPECT_NE(c.decode(rh, std::move(res)), "");
+    EXPECT_NE(c.decode(rh, as_payload(res)), "");
 
     // Unknown status.
     result_entry bad{0, 12345, 0};
     std::vector<char> res2(sizeof bad);
     std::memcpy(res2.data(), &bad, sizeof bad);
     frame_header bh = make_header(frame_type::result, 1, 0, res2.size());
-    EXPECT_NE(c.decode(bh, std::move(res2)), "");
+    EXPECT_NE(c.decode(bh, as_payload(res2)), "");
 }
 
 // ---- Hostile input: every check of check_header and the two decoders. ----
@@ -262,7 +266,7 @@ TEST(FrameCodec, ResultDecodeRejectsInconsistentTables) {
         auto p = result_payload(c.table, c.data);
         result_chunk chunk;
         std::string problem =
-            chunk.decode(make_header(frame_type::result, c.table.size(), 0, p.size()), std::move(p));
+            chunk.decode(make_header(frame_type::result, c.table.size(), 0, p.size()), as_payload(p));
         EXPECT_TRUE(contains(problem, c.expected)) << c.what << ": " << problem;
         EXPECT_EQ(chunk.count(), 0u) << c.what;
     }
@@ -273,23 +277,23 @@ TEST(FrameCodec, ResultDecodeChecksThePayloadMatchesTheHeader) {
     result_chunk chunk;
     // Header claims more, or fewer, bytes than the buffer has.
     EXPECT_TRUE(contains(chunk.decode(make_header(frame_type::result, 1, 0, p.size() + 1),
-                                      std::vector<char>(p)),
+                                      as_payload(p)),
                          "where the header says"));
-    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, p.size() - 1), std::vector<char>(p)),
+    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, p.size() - 1), as_payload(p)),
               "");
     // A table of 2 entries in a 19-byte frame.
-    EXPECT_EQ(chunk.decode(make_header(frame_type::result, 2, 0, p.size()), std::vector<char>(p)),
+    EXPECT_EQ(chunk.decode(make_header(frame_type::result, 2, 0, p.size()), as_payload(p)),
               "result frame shorter than its table");
     // A task frame handed to the result decoder.
-    EXPECT_NE(chunk.decode(make_header(frame_type::task, 1, 0, p.size()), std::vector<char>(p)), "");
+    EXPECT_NE(chunk.decode(make_header(frame_type::task, 1, 0, p.size()), as_payload(p)), "");
 }
 
 TEST(FrameCodec, FailedResultDecodeKeepsThePreviousChunk) {
     result_chunk chunk;
     auto good = result_payload({{3, PM_OK, 0}}, "abc");
-    ASSERT_EQ(chunk.decode(make_header(frame_type::result, 1, 4, good.size()), std::move(good)), "");
+    ASSERT_EQ(chunk.decode(make_header(frame_type::result, 1, 4, good.size()), as_payload(good)), "");
     auto bad = result_payload({{9, PM_OK, 0}}, "abc");
-    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, bad.size()), std::move(bad)), "");
+    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, bad.size()), as_payload(bad)), "");
     ASSERT_FALSE(chunk.exhausted());
     auto it = chunk.take();
     EXPECT_EQ(it.index, 4u);

@@ -279,26 +279,26 @@ TEST(FrameReader, LargeFrameInOddPiecesArrivesIntact) {
             source.add(wire.data() + pos, n);
             pos += n;
             piece = piece * 7 % 300007 + 1;
-    }
-    frame_reader reader(step);
-    std::string problem;
-    ASSERT_EQ(read_through(reader, source, &problem), frame_reader::status::frame) << problem;
-    result_chunk c;
-    std::vector<char> payload = reader.take_payload();
-    EXPECT_EQ(payload.capacity(), payload.size()) << "the buffer is no bigger than the frame";
-    ASSERT_EQ(c.decode(reader.header(), std::move(payload)), "");
-    auto it = c.take();
-    EXPECT_EQ(it.index, 7u);
-    ASSERT_EQ(it.len, big.size());
-    EXPECT_EQ(std::memcmp(it.data, big.data(), big.size()), 0);
-    ASSERT_EQ(read_through(reader, source, &problem), frame_reader::status::frame) << problem;
-    result_chunk c2;
-    ASSERT_EQ(c2.decode(reader.header(), reader.take_payload()), "");
-    auto t = c2.take();
-    EXPECT_EQ(t.index, 8u);
-    EXPECT_EQ(std::string(t.data, t.len), "tail");
-    EXPECT_EQ(read_through(reader, source, &problem), frame_reader::status::closed);
-    EXPECT_EQ(problem, "");
+        }
+        frame_reader reader(step);
+        std::string problem;
+        ASSERT_EQ(read_through(reader, source, &problem), frame_reader::status::frame) << problem;
+        payload_buffer payload = reader.take_payload();
+        EXPECT_EQ(payload.size(), reader.header().payload_len);
+        result_chunk c;
+        ASSERT_EQ(c.decode(reader.header(), std::move(payload)), "");
+        auto it = c.take();
+        EXPECT_EQ(it.index, 7u);
+        ASSERT_EQ(it.len, big.size());
+        EXPECT_EQ(std::memcmp(it.data, big.data(), big.size()), 0);
+        ASSERT_EQ(read_through(reader, source, &problem), frame_reader::status::frame) << problem;
+        result_chunk c2;
+        ASSERT_EQ(c2.decode(reader.header(), reader.take_payload()), "");
+        auto t = c2.take();
+        EXPECT_EQ(t.index, 8u);
+        EXPECT_EQ(std::string(t.data, t.len), "tail");
+        EXPECT_EQ(read_through(reader, source, &problem), frame_reader::status::closed);
+        EXPECT_EQ(problem, "");
     }
 }
 
@@ -311,4 +311,22 @@ TEST(FrameReader, EmptyPayloadFrameNeedsNoPayloadRead) {
     EXPECT_EQ(reader.header().first_index, 3u);
     EXPECT_TRUE(reader.take_payload().empty());
     EXPECT_FALSE(reader.mid_frame());
+}
+
+TEST(PayloadBuffer, GrowsKeepingItsBytesAndMovesWhole) {
+    payload_buffer b("abc", 3);
+    b.resize(size_t(1) << 20);  // past glibc's mmap threshold: remapped, not copied
+    ASSERT_EQ(b.size(), size_t(1) << 20);
+    EXPECT_EQ(std::string(b.data(), 3), "abc");
+    b.data()[b.size() - 1] = 'z';
+    b.resize(b.size() * 4);
+    EXPECT_EQ(std::string(b.data(), 3), "abc");
+    EXPECT_EQ(b.data()[(size_t(1) << 20) - 1], 'z');
+    payload_buffer moved = std::move(b);
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(b.data(), nullptr);
+    EXPECT_EQ(std::string(moved.data(), 3), "abc");
+    moved.resize(0);
+    EXPECT_TRUE(moved.empty());
+    EXPECT_TRUE(payload_buffer(nullptr, 0).empty());
 }
