@@ -493,9 +493,11 @@ int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         map->message = "the map is over: every result was delivered or it failed";
         return fail(PM_ESTATE, map->message.c_str());
     }
+    bool stepped = false;  // else the engine threw, and the map cannot go on
     int status = guard([&]() -> int {
         map->message.clear();
         pm::core::map_step step = map->engine->next(map->message);
+        stepped = true;
         if (step.final)
             map->over = true;
         if (index)
@@ -517,8 +519,8 @@ int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         }
         return step.status;
     });
-    if (status < 0 && status != PM_EITEM && status != PM_EWORKER && status != PM_ETIMEOUT)
-        map->over = true;  // an exception from the engine: the map cannot go on
+    if (status < 0 && !stepped)
+        map->over = true;  // the engine threw: the map cannot go on
     if (map->over && map->bar)
         map->bar->finish(map->delivered, map->engine->total(),
                          status == PM_DONE ? pm::core::progress_end::done

@@ -26,7 +26,7 @@ public:
     // Reads what is available without blocking; see frame_reader::read.
     virtual frame_reader::status read_frame(std::string* problem) = 0;
     virtual const frame_header& frame() const noexcept = 0;
-    virtual std::vector<char> take_payload() noexcept = 0;
+    virtual payload_buffer take_payload() noexcept = 0;
 
     // Sends one whole frame (iov is consumed). While the worker is slow it
     // waits on the channel and on wake_fd, and asks give_up() after every

@@ -140,7 +140,7 @@ private:
             case frame_reader::status::frame:
                 problem = take_frame(i);
                 if (!problem.empty()) {
-                    lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX);
+                    lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX, PM_EIO);
                     return;
                 }
                 break;
@@ -148,7 +148,7 @@ private:
                 lose_worker(i, problem, UINT64_MAX);
                 return;
             case frame_reader::status::bad:
-                lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX);
+                lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX, PM_EIO);
                 return;
             }
         }
@@ -277,8 +277,11 @@ private:
 
     // Worker i is gone, or must go: collect it, and turn the chunks it held
     // into failed results or items to run again. timed_out: the item it was
-    // killed for running too long, else UINT64_MAX.
-    void lose_worker(size_t i, const std::string& why, uint64_t timed_out) {
+    // killed for running too long, else UINT64_MAX. fault: PM_EWORKER when
+    // it died, PM_EIO when its channel carried a bad frame (we stop it, so
+    // how it ended is our kill and not worth naming).
+    void lose_worker(size_t i, const std::string& why, uint64_t timed_out,
+                     int fault = PM_EWORKER) {
         worker& w = *workers_[i];
         if (!w.alive)
             return;
@@ -292,12 +295,14 @@ private:
         st_.pool->retire(w);
         const bool ending = st_.stop.load();
         std::string what = w.describe();
-        if (timed_out != UINT64_MAX)
+        if (fault == PM_EIO)
+            what += " " + why + " and was stopped";
+        else if (timed_out != UINT64_MAX)
             what += " was killed because item " + std::to_string(timed_out) + " ran past the " +
                     std::to_string(st_.settings.item_timeout_ms) + " ms item timeout";
         else
             what += " " + w.how_it_ended();
-        if (!why.empty())
+        if (!why.empty() && fault != PM_EIO)
             what += " after it " + why;
         std::vector<held_chunk> held;
         bool retiring;
@@ -311,7 +316,7 @@ private:
             if (!retiring)
                 st_.last_loss = what;
             for (const held_chunk& c : held)
-                settle_lost_chunk(c, what, running, timed_out, ending);
+                settle_lost_chunk(c, what, running, timed_out, ending, fault);
         }
         if (!retiring && !ending)
             PM_LOG(warn, "{}{}", what, held.empty() ? ", holding no items" : "");
@@ -322,7 +327,8 @@ private:
 
     // Under the mutex: each item of a lost chunk fails or waits to run again.
     void settle_lost_chunk(const held_chunk& c, const std::string& what,
-                           const std::set<uint64_t>& running, uint64_t timed_out, bool ending) {
+                           const std::set<uint64_t>& running, uint64_t timed_out, bool ending,
+                           int fault) {
         if (ending)
             return;  // nobody waits for these results any more
         const bool raise = st_.settings.error_mode != PM_ERRORS_RETURN;
@@ -330,7 +336,7 @@ private:
             const uint64_t index = c.first + j;
             const bool blamed = timed_out != UINT64_MAX ? index == timed_out
                                                         : running.empty() || running.count(index);
-            const int status = index == timed_out ? PM_ETIMEOUT : PM_EWORKER;
+            const int status = index == timed_out ? PM_ETIMEOUT : fault;
             uint32_t attempts = 0;
             if (blamed)
                 attempts = ++st_.attempts[index];

@@ -1,11 +1,35 @@
 #include "frame_codec.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <new>
 
 #include "parmapper.h"
 
 namespace pm::core {
+
+namespace {
+
+std::string hex32(uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", v);
+    return buf;
+}
+
+// Bytes each item takes in a frame's table (lengths or result entries).
+uint64_t table_entry_size(uint16_t type) noexcept {
+    switch (static_cast<frame_type>(type)) {
+    case frame_type::task:
+        return sizeof(uint64_t);
+    case frame_type::result:
+        return sizeof(result_entry);
+    case frame_type::stop:
+        break;
+    }
+    return 0;
+}
+
+}  // namespace
 
 frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
                          uint64_t payload_len, uint64_t aux) noexcept {
@@ -22,12 +46,14 @@ frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
 
 std::string check_header(const frame_header& h, uint32_t max_count) {
     if (h.magic != frame_magic)
-        return "bad frame magic";
+        return "bad frame magic " + hex32(h.magic);
     if (h.version != frame_version)
         return "unsupported frame version " + std::to_string(h.version);
     if (h.type < static_cast<uint16_t>(frame_type::task) ||
         h.type > static_cast<uint16_t>(frame_type::stop))
         return "unknown frame type " + std::to_string(h.type);
+    if (h.flags != 0)
+        return "frame with unknown flags " + hex32(h.flags);
     if (h.count > max_count)
         return "frame holds " + std::to_string(h.count) + " items, more than " +
                std::to_string(max_count);
@@ -35,6 +61,11 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
         return "frame payload of " + std::to_string(h.payload_len) + " bytes is too large";
     if (h.type == static_cast<uint16_t>(frame_type::stop) && (h.count || h.payload_len))
         return "stop frame with a payload";
+    // Checked here, before a reader makes room for the payload.
+    const uint64_t table = uint64_t(h.count) * table_entry_size(h.type);
+    if (h.payload_len < table)
+        return "frame of " + std::to_string(h.payload_len) + " bytes is too short for the " +
+               "table of its " + std::to_string(h.count) + " items";
     if (h.first_index > UINT64_MAX - h.count)
         return "frame index range overflows";
     return {};
@@ -83,18 +114,23 @@ int task_builder::to_iovecs(uint64_t first_index, struct iovec iov[3]) {
 }
 
 std::string decode_task(const frame_header& h, const char* payload, task_view* view) {
-    uint64_t table = uint64_t(h.count) * sizeof(uint64_t);
+    if (h.type != static_cast<uint16_t>(frame_type::task))
+        return "frame of type " + std::to_string(h.type) + " is not a task frame";
+    const uint64_t table = uint64_t(h.count) * sizeof(uint64_t);
     if (h.payload_len < table)
         return "task frame shorter than its length table";
     const uint64_t* lens = reinterpret_cast<const uint64_t*>(payload);
+    const uint64_t data_len = h.payload_len - table;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < h.count; ++i) {
-        if (lens[i] > h.payload_len - table - sum)
-            return "task item lengths exceed the frame";
+        // sum <= data_len holds throughout, so this cannot wrap.
+        if (lens[i] > data_len - sum)
+            return "task item lengths exceed the frame (item " + std::to_string(i) + ")";
         sum += lens[i];
     }
-    if (sum != h.payload_len - table)
-        return "task item lengths do not add up to the frame";
+    if (sum != data_len)
+        return "task item lengths add up to " + std::to_string(sum) + " of the frame's " +
+               std::to_string(data_len) + " data bytes";
     view->first_index = h.first_index;
     view->count = h.count;
     view->lens = lens;
@@ -149,29 +185,35 @@ result_builder::view result_builder::last() const noexcept {
 
 // ---- result_chunk --------------------------------------------------------
 
-std::string result_chunk::decode(const frame_header& h, std::vector<char>&& payload) {
-    uint64_t table = uint64_t(h.count) * sizeof(result_entry);
-    if (payload.size() != h.payload_len || h.payload_len < table)
+std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload) {
+    if (h.type != static_cast<uint16_t>(frame_type::result))
+        return "frame of type " + std::to_string(h.type) + " is not a result frame";
+    if (payload.size() != h.payload_len)
+        return "result payload of " + std::to_string(payload.size()) +
+               " bytes where the header says " + std::to_string(h.payload_len);
+    const uint64_t table = uint64_t(h.count) * sizeof(result_entry);
+    if (h.payload_len < table)
         return "result frame shorter than its table";
     const result_entry* entries = reinterpret_cast<const result_entry*>(payload.data());
+    const uint64_t data_len = h.payload_len - table;
     uint64_t sum = 0;
+    uint64_t first_failed = UINT64_MAX;
     for (uint32_t i = 0; i < h.count; ++i) {
-        if (entries[i].len > h.payload_len - table - sum)
-            return "result lengths exceed the frame";
-        int st = entries[i].status;
-        if (st != PM_OK && st != PM_EITEM && st != PM_EWORKER)
-            return "result with unknown status " + std::to_string(st);
-        sum += entries[i].len;
+        const result_entry& e = entries[i];
+        // sum <= data_len holds throughout, so this cannot wrap.
+        if (e.len > data_len - sum)
+            return "result lengths exceed the frame (item " + std::to_string(i) + ")";
+        if (e.status != PM_OK && e.status != PM_EITEM && e.status != PM_EWORKER)
+            return "result with unknown status " + std::to_string(e.status);
+        if (e.reserved != 0)
+            return "result entry with a nonzero reserved field";
+        if (e.status != PM_OK && first_failed == UINT64_MAX)
+            first_failed = h.first_index + i;
+        sum += e.len;
     }
-    if (sum != h.payload_len - table)
-        return "result lengths do not add up to the frame";
-    first_failed_ = UINT64_MAX;
-    for (uint32_t i = 0; i < h.count; ++i) {
-        if (entries[i].status != PM_OK) {
-            first_failed_ = h.first_index + i;
-            break;
-        }
-    }
+    if (sum != data_len)
+        return "result lengths add up to " + std::to_string(sum) + " of the frame's " +
+               std::to_string(data_len) + " data bytes";
     payload_ = std::move(payload);
     table_ = reinterpret_cast<const result_entry*>(payload_.data());
     data_ = payload_.data() + table;
@@ -179,13 +221,15 @@ std::string result_chunk::decode(const frame_header& h, std::vector<char>&& payl
     count_ = h.count;
     next_ = 0;
     offset_ = 0;
+    failed_status_ = 0;
+    first_failed_ = first_failed;
     return {};
 }
 
 void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
                                const std::string& message) {
     // One shared message: every entry points at the same bytes (offset 0).
-    payload_.assign(message.begin(), message.end());
+    payload_ = payload_buffer(message.data(), message.size());
     table_ = nullptr;
     data_ = payload_.data();
     first_index_ = first_index;

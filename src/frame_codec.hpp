@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "parmapper.h"
+#include "payload_buffer.hpp"
 
 namespace pm::core {
 
@@ -46,13 +47,18 @@ struct result_entry {
 };
 static_assert(sizeof(result_entry) == 16, "result entry is 16 bytes on the wire");
 
-// Largest payload a frame may announce: bounds what a reader allocates.
+// Largest payload a frame may announce (1 TiB, one chunk's results): a
+// header claiming more is corrupt. A reader never allocates what a header
+// claims up front, only room for bytes that have arrived (frame_reader).
 constexpr uint64_t max_payload_len = uint64_t(1) << 40;
+static_assert(max_payload_len <= PTRDIFF_MAX, "a payload fits in one buffer");
 
 frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
                          uint64_t payload_len, uint64_t aux = 0) noexcept;
-// Checks magic, version, type, count and payload bounds. Returns "" when the
-// header is sound, else what is wrong with it.
+// Checks magic, version, type, reserved flags, count, payload bounds, that
+// the payload can hold the frame's table, and that the index range does not
+// overflow. Returns "" when the header is sound, else what is wrong with it.
+// Nothing here trusts the header: it may be arbitrary bytes from a worker.
 std::string check_header(const frame_header& h, uint32_t max_count);
 
 // Collects items for one task frame. Items are copied into an owned buffer,
@@ -88,7 +94,8 @@ struct task_view {
     const uint64_t* lens = nullptr;
     const char* bytes = nullptr;
 };
-// Returns "" and fills view if the payload matches the header, else the problem.
+// Returns "" and fills view if the payload matches the header, else the
+// problem. payload: h.payload_len bytes, aligned as operator new aligns.
 std::string decode_task(const frame_header& h, const char* payload, task_view* view);
 
 // Collects the results of one chunk in a worker (or in-process).
@@ -122,8 +129,11 @@ private:
 // A received result chunk, held until the consumer has taken every item.
 class result_chunk {
 public:
-    // Takes ownership of payload; returns "" if it matches the header.
-    std::string decode(const frame_header& h, std::vector<char>&& payload);
+    // Takes ownership of payload (when it returns ""); returns "" if it
+    // matches the header: its size, a table whose lengths add up to the
+    // rest, known statuses and zero reserved fields. On a problem the chunk
+    // is left as it was.
+    std::string decode(const frame_header& h, payload_buffer&& payload);
     // A chunk whose items all failed with one status and message (lost items).
     void make_failed(uint64_t first_index, uint32_t count, int status,
                      const std::string& message);
@@ -144,7 +154,7 @@ public:
     item take() noexcept;
 
 private:
-    std::vector<char> payload_;
+    payload_buffer payload_;
     const result_entry* table_ = nullptr;
     const char* data_ = nullptr;
     uint64_t first_index_ = 0;

@@ -1,13 +1,34 @@
 #include "frame_reader.hpp"
 
-#include <cerrno>
-#include <cstring>
+#include <string.h>
 
-#include "sys_io.hpp"
+#include <algorithm>
+#include <cerrno>
 
 namespace pm::core {
 
+namespace {
+
+class fd_source final : public byte_source {
+public:
+    explicit fd_source(int fd) noexcept : fd_(fd) {}
+    io_result read_some(void* buf, size_t len, size_t* got) noexcept override {
+        return pm::core::read_some(fd_, buf, len, got);
+    }
+
+private:
+    int fd_;
+};
+
+}  // namespace
+
 frame_reader::status frame_reader::read(int fd, uint32_t max_count, std::string* problem) {
+    fd_source source(fd);
+    return read(source, max_count, problem);
+}
+
+frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
+                                        std::string* problem) {
     for (;;) {
         char* dst;
         size_t want;
@@ -15,21 +36,33 @@ frame_reader::status frame_reader::read(int fd, uint32_t max_count, std::string*
             dst = reinterpret_cast<char*>(&header_) + header_have_;
             want = sizeof header_ - header_have_;
         } else {
+            if (payload_have_ == payload_.size())
+                make_room();
             dst = payload_.data() + payload_have_;
             want = payload_.size() - payload_have_;
         }
         size_t got = 0;
         if (want > 0) {
-            switch (read_some(fd, dst, want, &got)) {
+            switch (source.read_some(dst, want, &got)) {
             case io_result::would_block:
                 return status::need_more;
             case io_result::closed:
-                if (mid_frame())
-                    *problem = "stream ended inside a frame";
+                if (mid_frame()) {
+                    *problem = in_payload_
+                                   ? "ended its stream " + std::to_string(payload_have_) +
+                                         " bytes into a payload of " +
+                                         std::to_string(header_.payload_len)
+                                   : "ended its stream " + std::to_string(header_have_) +
+                                         " bytes into a frame header";
+                }
                 return status::closed;
-            case io_result::failed:
-                *problem = std::string("read failed: ") + std::strerror(errno);
+            case io_result::failed: {
+                char buf[256];
+                // GNU strerror_r: thread-safe, returns the message pointer.
+                *problem = std::string("could not be read from (") +
+                           ::strerror_r(errno, buf, sizeof buf) + ")";
                 return status::closed;
+            }
             case io_result::done:
                 break;
             }
@@ -41,13 +74,14 @@ frame_reader::status frame_reader::read(int fd, uint32_t max_count, std::string*
             *problem = check_header(header_, max_count);
             if (!problem->empty())
                 return status::bad;
-            payload_.resize(header_.payload_len);
+            // Room is made as bytes arrive, never for what the header claims.
+            payload_.clear();
             payload_have_ = 0;
             in_payload_ = true;
         } else {
             payload_have_ += got;
         }
-        if (payload_have_ == payload_.size()) {
+        if (payload_have_ == header_.payload_len) {
             in_payload_ = false;
             header_have_ = 0;
             return status::frame;
@@ -55,10 +89,14 @@ frame_reader::status frame_reader::read(int fd, uint32_t max_count, std::string*
     }
 }
 
-std::vector<char> frame_reader::take_payload() noexcept {
-    std::vector<char> out;
-    out.swap(payload_);
-    return out;
+void frame_reader::make_room() {
+    // Doubling keeps the number of reallocations logarithmic in the frame's
+    // size; the last one stops at the frame's end.
+    const size_t missing = static_cast<size_t>(header_.payload_len) - payload_have_;
+    const size_t grow = std::min(missing, std::max(payload_have_, payload_step_));
+    payload_.resize(payload_have_ + grow);
 }
+
+payload_buffer frame_reader::take_payload() noexcept { return std::move(payload_); }
 
 }  // namespace pm::core

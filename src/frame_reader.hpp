@@ -1,31 +1,61 @@
 // Assembles frames from a nonblocking descriptor as bytes arrive, so one
 // slow or dying worker never blocks the reading of the others.
+//
+// The bytes come from a worker, which runs user code: they may be anything.
+// Every header is checked (check_header) before its payload is read, and the
+// payload buffer grows only as bytes arrive (to at most twice what has
+// arrived, plus a step of 64 KiB), so a header that claims a huge payload costs
+// nothing until the bytes are really sent.
 #pragma once
 
 #include <cstddef>
 #include <string>
-#include <vector>
-
 #include "frame_codec.hpp"
+#include "payload_buffer.hpp"
+#include "sys_io.hpp"
 
 namespace pm::core {
+
+// Where a reader's bytes come from: a descriptor in the engine, memory in
+// tests and the fuzzer. Same contract as read_some() in sys_io.hpp.
+class byte_source {
+public:
+    virtual io_result read_some(void* buf, size_t len, size_t* got) noexcept = 0;
+
+protected:
+    ~byte_source() = default;
+};
 
 class frame_reader {
 public:
     enum class status { frame, need_more, closed, bad };
 
+    // The first room made for a payload, and the least it grows by.
+    static constexpr size_t default_payload_step = size_t(64) << 10;
+
+    // payload_step: default_payload_step, or smaller to exercise growth in tests.
+    explicit frame_reader(size_t payload_step = default_payload_step) noexcept
+        : payload_step_(payload_step ? payload_step : 1) {}
+
     // Reads what is available. frame: one whole frame is ready (header() and
     // take_payload()); closed: end of stream (at a frame boundary, or part-way:
-    // then *problem says so); bad: the header failed its checks (*problem).
+    // then *problem says so, worded to follow "after it"); bad: the header
+    // failed its checks (*problem says how). After closed or bad the stream
+    // is over: it cannot be resynchronized.
     status read(int fd, uint32_t max_count, std::string* problem);
+    status read(byte_source& source, uint32_t max_count, std::string* problem);
     const frame_header& header() const noexcept { return header_; }
-    std::vector<char> take_payload() noexcept;
+    // The payload of the frame just returned; exactly header().payload_len bytes.
+    payload_buffer take_payload() noexcept;
     bool mid_frame() const noexcept { return header_have_ > 0; }
 
 private:
+    void make_room();
+
+    size_t payload_step_;
     frame_header header_{};
     size_t header_have_ = 0;
-    std::vector<char> payload_;
+    payload_buffer payload_;
     size_t payload_have_ = 0;
     bool in_payload_ = false;
 };

@@ -26,7 +26,7 @@ public:
     int poll_fd() const noexcept override { return result_fd_.get(); }
     frame_reader::status read_frame(std::string* problem) override;
     const frame_header& frame() const noexcept override { return reader_.header(); }
-    std::vector<char> take_payload() noexcept override { return reader_.take_payload(); }
+    payload_buffer take_payload() noexcept override { return reader_.take_payload(); }
     bool send(struct iovec* iov, int iovcnt, int wake_fd,
               const std::function<bool()>& give_up) override;
     void send_stop() noexcept override;

@@ -1,5 +1,6 @@
 #include "return_process.hpp"
 
+#include <algorithm>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -115,17 +116,25 @@ int return_process::read_outcome() {
     if (problem.empty() &&
         (h.type != static_cast<uint16_t>(frame_type::result) || h.count != 1))
         problem = "expected a result frame for one item";
-    std::vector<char> payload;
+    payload_buffer payload;
     if (problem.empty()) {
-        try {
-            payload.resize(h.payload_len);
-        } catch (const std::bad_alloc&) {
-            child_.kill_and_reap();
-            return finish(PM_ENOMEM, "out of memory for a result frame of " +
-                                         std::to_string(h.payload_len) + " bytes");
+        // Grown as bytes arrive, so a header that claims more than the
+        // child sends costs no memory up front.
+        uint64_t got = 0;
+        while (got < h.payload_len) {
+            const size_t step =
+                static_cast<size_t>(std::min<uint64_t>(h.payload_len - got, 1u << 20));
+            try {
+                payload.resize(static_cast<size_t>(got) + step);
+            } catch (const std::bad_alloc&) {
+                child_.kill_and_reap();
+                return finish(PM_ENOMEM, "out of memory for a result frame of " +
+                                             std::to_string(h.payload_len) + " bytes");
+            }
+            if (read_exact(result_fd_.get(), payload.data() + got, step) != io_result::done)
+                return ended_early(true);
+            got += step;
         }
-        if (read_exact(result_fd_.get(), payload.data(), payload.size()) != io_result::done)
-            return ended_early(true);
         problem = chunk_.decode(h, std::move(payload));
     }
     if (!problem.empty()) {

@@ -366,13 +366,15 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  * result, valid until the next pm_map_next() or pm_map_destroy() on this map.
  * On PM_DONE every result has been delivered. A negative code is a failure:
  * - PM_EITEM (the work function failed the item), PM_EWORKER (its worker
- *   died: pm_map_error() names the signal or exit status and the lost items)
- *   or PM_ETIMEOUT (it ran past the item timeout; since 0.2): *index is the
- *   item. In PM_ERRORS_RETURN mode the map goes on; in the other modes it is
- *   over.
+ *   died: pm_map_error() names the signal or exit status and the lost items),
+ *   PM_ETIMEOUT (it ran past the item timeout; since 0.2) or PM_EIO (its
+ *   worker sent a corrupt frame and was stopped: the message names the
+ *   worker and what was wrong; since 0.2, before which this was PM_EWORKER):
+ *   *index is the item. In PM_ERRORS_RETURN mode the map goes on; in the
+ *   other modes it is over.
  * - PM_ECANCELED (since 0.2): pm_map_cancel() was called; the map is over.
  * - PM_EINPUT (the input callback failed; *index is the position it was
- *   filling), PM_EIO, PM_ESYS, PM_ENOMEM, PM_EINTERNAL: the map is over.
+ *   filling), PM_ESYS, PM_ENOMEM, PM_EINTERNAL: the map is over.
  * On PM_DONE and on failures *data is NULL and *len 0. Any output pointer
  * may be NULL. Once the map is over (after PM_DONE or a
  * final failure), further calls return PM_ESTATE.

@@ -20,6 +20,10 @@ std::vector<char> flatten(const struct iovec* iov, int n) {
     return out;
 }
 
+payload_buffer as_payload(const std::vector<char>& bytes) {
+    return payload_buffer(bytes.data(), bytes.size());
+}
+
 frame_header header_of(const std::vector<char>& wire) {
     frame_header h;
     std::memcpy(&h, wire.data(), sizeof h);
@@ -75,7 +79,7 @@ TEST(FrameCodec, ResultRoundTripsWithFailures) {
     frame_header h = header_of(wire);
     EXPECT_EQ(h.aux, 999u);
     result_chunk c;
-    ASSERT_EQ(c.decode(h, std::vector<char>(wire.begin() + sizeof h, wire.end())), "");
+    ASSERT_EQ(c.decode(h, payload_buffer(wire.data() + sizeof h, wire.size() - sizeof h)), "");
     EXPECT_EQ(c.first_failed(), 11u);
     auto a = c.take();
     EXPECT_EQ(a.index, 10u);
@@ -128,12 +132,177 @@ TEST(FrameCodec, DecodeRejectsLengthsThatDoNotAddUp) {
     std::memcpy(res.data(), &e, sizeof e);
     frame_header rh = make_header(frame_type::result, 1, 0, res.size());
     result_chunk c;
-    EXPECT_NE(c.decode(rh, std::move(res)), "");
+    EXPECT_NE(c.decode(rh, as_payload(res)), "");
 
     // Unknown status.
     result_entry bad{0, 12345, 0};
     std::vector<char> res2(sizeof bad);
     std::memcpy(res2.data(), &bad, sizeof bad);
     frame_header bh = make_header(frame_type::result, 1, 0, res2.size());
-    EXPECT_NE(c.decode(bh, std::move(res2)), "");
+    EXPECT_NE(c.decode(bh, as_payload(res2)), "");
+}
+
+// ---- Hostile input: every check of check_header and the two decoders. ----
+
+namespace {
+
+std::vector<char> result_payload(const std::vector<result_entry>& table, const std::string& data) {
+    std::vector<char> p(table.size() * sizeof(result_entry));
+    if (!table.empty())
+        std::memcpy(p.data(), table.data(), p.size());
+    p.insert(p.end(), data.begin(), data.end());
+    return p;
+}
+
+std::vector<char> task_payload(const std::vector<uint64_t>& lens, const std::string& data) {
+    std::vector<char> p(lens.size() * sizeof(uint64_t));
+    if (!lens.empty())
+        std::memcpy(p.data(), lens.data(), p.size());
+    p.insert(p.end(), data.begin(), data.end());
+    return p;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(FrameCodec, HeaderChecksNameWhatIsWrong) {
+    frame_header h = make_header(frame_type::result, 1, 0, 16);
+    h.magic = 0x78787878;  // "xxxx"
+    EXPECT_EQ(check_header(h, 10), "bad frame magic 0x78787878");
+    h = make_header(frame_type::result, 1, 0, 16);
+    h.version = 2;
+    EXPECT_EQ(check_header(h, 10), "unsupported frame version 2");
+    h = make_header(frame_type::result, 1, 0, 16);
+    h.type = 0;
+    EXPECT_EQ(check_header(h, 10), "unknown frame type 0");
+    h.type = 4;
+    EXPECT_EQ(check_header(h, 10), "unknown frame type 4");
+    h = make_header(frame_type::result, 1, 0, 16);
+    h.flags = 0x80;
+    EXPECT_EQ(check_header(h, 10), "frame with unknown flags 0x00000080");
+}
+
+TEST(FrameCodec, HeaderChecksBoundThePayload) {
+    // Exactly the maximum passes (the reader then grows as bytes arrive);
+    // one more, or a length that would wrap in arithmetic, does not.
+    frame_header h = make_header(frame_type::result, 0, 0, max_payload_len);
+    EXPECT_EQ(check_header(h, 10), "");
+    h.payload_len = max_payload_len + 1;
+    EXPECT_TRUE(contains(check_header(h, 10), "too large"));
+    h.payload_len = UINT64_MAX;
+    EXPECT_TRUE(contains(check_header(h, 10), "too large"));
+    h.payload_len = UINT64_MAX - 39;  // header + payload would wrap a uint64
+    EXPECT_TRUE(contains(check_header(h, 10), "too large"));
+}
+
+TEST(FrameCodec, HeaderChecksTheTableFitsThePayload) {
+    // 3 result entries need 48 bytes; 3 task lengths need 24.
+    EXPECT_EQ(check_header(make_header(frame_type::result, 3, 0, 48), 10), "");
+    EXPECT_TRUE(contains(check_header(make_header(frame_type::result, 3, 0, 47), 10),
+                         "too short for the table of its 3 items"));
+    EXPECT_EQ(check_header(make_header(frame_type::task, 3, 0, 24), 10), "");
+    EXPECT_NE(check_header(make_header(frame_type::task, 3, 0, 23), 10), "");
+    // The largest count with no payload at all.
+    EXPECT_NE(check_header(make_header(frame_type::result, UINT32_MAX, 0, 0), UINT32_MAX), "");
+}
+
+TEST(FrameCodec, HeaderChecksCountsAndIndices) {
+    EXPECT_EQ(check_header(make_header(frame_type::result, 10, 0, 160), 10), "");
+    EXPECT_TRUE(contains(check_header(make_header(frame_type::result, 11, 0, 176), 10),
+                         "more than 10"));
+    // The last representable range passes; one further overflows.
+    EXPECT_EQ(check_header(make_header(frame_type::result, 1, UINT64_MAX - 1, 16), 10), "");
+    EXPECT_EQ(check_header(make_header(frame_type::result, 2, UINT64_MAX - 1, 32), 10),
+              "frame index range overflows");
+    EXPECT_EQ(check_header(make_header(frame_type::stop, 0, 0, 0), 10), "");
+    EXPECT_EQ(check_header(make_header(frame_type::stop, 1, 0, 0), 10), "stop frame with a payload");
+    EXPECT_EQ(check_header(make_header(frame_type::stop, 0, 0, 8), 10), "stop frame with a payload");
+}
+
+TEST(FrameCodec, TaskDecodeRejectsInconsistentTables) {
+    task_view v;
+    // Lengths beyond the frame, short of it, and a pair whose sum wraps.
+    auto p = task_payload({3, 4}, "abcdef");
+    EXPECT_TRUE(contains(decode_task(make_header(frame_type::task, 2, 0, p.size()), p.data(), &v),
+                         "exceed the frame (item 1)"));
+    p = task_payload({2, 3}, "abcdef");
+    EXPECT_EQ(decode_task(make_header(frame_type::task, 2, 0, p.size()), p.data(), &v),
+              "task item lengths add up to 5 of the frame's 6 data bytes");
+    p = task_payload({UINT64_MAX, 7}, "abcdef");
+    EXPECT_NE(decode_task(make_header(frame_type::task, 2, 0, p.size()), p.data(), &v), "");
+    p = task_payload({6, UINT64_MAX - 5}, "abcdef");
+    EXPECT_NE(decode_task(make_header(frame_type::task, 2, 0, p.size()), p.data(), &v), "");
+    // A table longer than the payload, and a frame that is not a task.
+    p = task_payload({1}, "");
+    EXPECT_NE(decode_task(make_header(frame_type::task, 2, 0, p.size()), p.data(), &v), "");
+    p = task_payload({6}, "abcdef");
+    EXPECT_NE(decode_task(make_header(frame_type::result, 1, 0, p.size()), p.data(), &v), "");
+    // The same bytes with a sound header decode.
+    ASSERT_EQ(decode_task(make_header(frame_type::task, 1, 9, p.size()), p.data(), &v), "");
+    EXPECT_EQ(v.first_index, 9u);
+    EXPECT_EQ(std::string(v.bytes, v.lens[0]), "abcdef");
+}
+
+TEST(FrameCodec, ResultDecodeRejectsInconsistentTables) {
+    struct bad_case {
+        const char* what;
+        std::vector<result_entry> table;
+        std::string data;
+        const char* expected;
+    };
+    const bad_case cases[] = {
+        {"beyond the frame", {{2, PM_OK, 0}, {5, PM_OK, 0}}, "abcdef", "exceed the frame (item 1)"},
+        {"short of the frame", {{2, PM_OK, 0}, {3, PM_OK, 0}}, "abcdef", "add up to 5 of"},
+        {"wrapping sum", {{UINT64_MAX, PM_OK, 0}, {7, PM_OK, 0}}, "abcdef", "exceed the frame"},
+        {"wrapping second", {{6, PM_OK, 0}, {UINT64_MAX - 5, PM_OK, 0}}, "abcdef", "exceed"},
+        {"unknown status", {{6, 7, 0}}, "abcdef", "unknown status 7"},
+        {"negative status", {{6, PM_EIO, 0}}, "abcdef", "unknown status -4"},
+        {"reserved field", {{6, PM_OK, 1}}, "abcdef", "reserved"},
+    };
+    for (const bad_case& c : cases) {
+        auto p = result_payload(c.table, c.data);
+        result_chunk chunk;
+        std::string problem =
+            chunk.decode(make_header(frame_type::result, c.table.size(), 0, p.size()), as_payload(p));
+        EXPECT_TRUE(contains(problem, c.expected)) << c.what << ": " << problem;
+        EXPECT_EQ(chunk.count(), 0u) << c.what;
+    }
+}
+
+TEST(FrameCodec, ResultDecodeChecksThePayloadMatchesTheHeader) {
+    auto p = result_payload({{3, PM_OK, 0}}, "abc");
+    result_chunk chunk;
+    // Header claims more, or fewer, bytes than the buffer has.
+    EXPECT_TRUE(contains(chunk.decode(make_header(frame_type::result, 1, 0, p.size() + 1),
+                                      as_payload(p)),
+                         "where the header says"));
+    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, p.size() - 1), as_payload(p)),
+              "");
+    // A table of 2 entries in a 19-byte frame.
+    EXPECT_EQ(chunk.decode(make_header(frame_type::result, 2, 0, p.size()), as_payload(p)),
+              "result frame shorter than its table");
+    // A task frame handed to the result decoder.
+    EXPECT_NE(chunk.decode(make_header(frame_type::task, 1, 0, p.size()), as_payload(p)), "");
+}
+
+TEST(FrameCodec, FailedResultDecodeKeepsThePreviousChunk) {
+    result_chunk chunk;
+    auto good = result_payload({{3, PM_OK, 0}}, "abc");
+    ASSERT_EQ(chunk.decode(make_header(frame_type::result, 1, 4, good.size()), as_payload(good)), "");
+    auto bad = result_payload({{9, PM_OK, 0}}, "abc");
+    EXPECT_NE(chunk.decode(make_header(frame_type::result, 1, 0, bad.size()), as_payload(bad)), "");
+    ASSERT_FALSE(chunk.exhausted());
+    auto it = chunk.take();
+    EXPECT_EQ(it.index, 4u);
+    EXPECT_EQ(std::string(it.data, it.len), "abc");
+}
+
+TEST(FrameCodec, EmptyResultFrameDecodes) {
+    result_chunk chunk;
+    EXPECT_EQ(chunk.decode(make_header(frame_type::result, 0, 0, 0), {}), "");
+    EXPECT_TRUE(chunk.exhausted());
+    EXPECT_EQ(chunk.first_failed(), UINT64_MAX);
 }
