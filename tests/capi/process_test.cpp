@@ -392,7 +392,7 @@ TEST(Process, BadOrTruncatedFramesAreIoErrorsUnlessTheChildDied) {
         {{false, 100, 10, 0}, PM_EIO, "exited with status 0 part-way through its result frame"},
         {{false, 100, 10, 1}, PM_EWORKER, "killed by signal 9 (SIGKILL) while sending its result"},
         // A whole header with a payload too short for its table.
-        {{false, 4, 4, 0}, PM_EIO, "sent a bad result frame: too short for the table"},
+        {{false, 4, 4, 0}, PM_EIO, "sent a bad result frame: frame of 4 bytes is too short for the table"},
     };
     for (const Case &c : cases) {
         SCOPED_TRACE(c.expect);
