@@ -113,8 +113,8 @@ private:
                 if (!pfds_[k].revents || workers_[i]->generation != owner_[k].generation)
                     continue;
                 if (owner_[k].exited) {
-                    read_worker(i);  // results it wrote before leaving still count
-                    lose_worker(i, "", UINT64_MAX);
+                    // Results it wrote before leaving still count.
+                    read_then_lose(i, "");
                 } else {
                     read_worker(i);
                 }
@@ -128,6 +128,16 @@ private:
                 check_timeouts(now);
         }
         retire_recycled();
+    }
+
+    // Reads what worker i left, then retires it. Reading may already have
+    // lost it (end of stream) and started a replacement in its slot, which
+    // must not be retired in its place.
+    void read_then_lose(size_t i, const std::string& why) {
+        const uint64_t generation = workers_[i]->generation;
+        read_worker(i);
+        if (workers_[i]->generation == generation)
+            lose_worker(i, why, UINT64_MAX);
     }
 
     void read_worker(size_t i) {
@@ -401,8 +411,8 @@ private:
                 broken = std::exchange(st_.sched[i].broken, false);
             }
             if (broken) {
-                read_worker(i);  // keep what it finished before the break
-                lose_worker(i, "stopped reading its tasks", UINT64_MAX);
+                // Keep what it finished before the break.
+                read_then_lose(i, "stopped reading its tasks");
             }
         }
     }

@@ -103,8 +103,9 @@ public:
             if (st_.killable && st_.stop.load())
                 return true;
             std::lock_guard<std::mutex> hold(st_.mutex);
+            // A worker being recycled still gets the frame it was sent.
             const worker_schedule& s = st_.sched[target];
-            return s.generation != generation || !s.usable;
+            return s.generation != generation || (!s.usable && !s.retiring);
         });
         if (!ok) {
             // The collector turns the chunks it held into failures or reruns.
