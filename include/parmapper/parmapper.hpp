@@ -86,18 +86,23 @@ auto map(F&& f, Items&& items, const Pieces&... pieces) {
                   "pm::subrange(first, last), pm::generate(fn), another map's results...");
     detail::check_map_pieces<Pieces...>();
     using item_t = detail::range_value_t<range_t>;
-    detail::check_item_type<item_t>();
+    constexpr bool item_ok = detail::check_item_type<item_t>();
     auto call = detail::make_call(std::forward<F>(f), pieces...);
     using call_t = decltype(call);
-    detail::check_result_type<typename detail::work_state<item_t, call_t>::result_type>();
+    using result_t = typename detail::work_state<item_t, call_t>::result_type;
+    constexpr bool result_ok = detail::check_result_type<result_t>();
 
-    auto opts = detail::pick<detail::is_options>(options{}, pieces...);
-    using mode = typename decltype(opts)::error_mode;
-    constexpr bool return_mode = std::is_same_v<mode, errors::return_t>;
-    constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
-    return detail::start_one_shot<item_t, return_mode, indexed>(
-        std::move(call), std::forward<Items>(items), opts.values(),
-        detail::c_error_mode<mode>(opts.values().processes == 1));
+    if constexpr (item_ok && result_ok) {
+        auto opts = detail::pick<detail::is_options>(options{}, pieces...);
+        using mode = typename decltype(opts)::error_mode;
+        constexpr bool return_mode = std::is_same_v<mode, errors::return_t>;
+        constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
+        return detail::start_one_shot<item_t, return_mode, indexed>(
+            std::move(call), std::forward<Items>(items), opts.values(),
+            detail::c_error_mode<mode>(opts.values().processes == 1));
+    } else {
+        return map_range<detail::invalid_call>(nullptr);  // a compile error was given
+    }
 }
 
 /* pm::map over a member function called on an object, the Python tool's

@@ -126,13 +126,17 @@ auto make_pool(F&& f, const Pieces&... pieces) {
                   "pm::args(...), pm::kwargs(...), pm::star, pm::star_none and "
                   "pm::kwstar(...) (pm::with_index goes to pool::map)");
     detail::check_call_pieces<Pieces...>();
-    detail::check_item_type<Item>();
+    constexpr bool item_ok = detail::check_item_type<Item>();
     auto call = detail::make_call(std::forward<F>(f), pieces...);
     using call_t = decltype(call);
-    detail::check_result_type<typename detail::work_state<Item, call_t>::result_type>();
+    constexpr bool result_ok =
+        detail::check_result_type<typename detail::work_state<Item, call_t>::result_type>();
     auto opts = detail::pick<detail::is_options>(options{}, pieces...);
-    return pool<Item, call_t, typename decltype(opts)::error_mode>(std::move(call),
-                                                                   std::move(opts));
+    if constexpr (item_ok && result_ok)
+        return pool<Item, call_t, typename decltype(opts)::error_mode>(std::move(call),
+                                                                       std::move(opts));
+    else
+        return detail::invalid_call{};  // a compile error was given
 }
 
 }  // namespace pm

@@ -17,6 +17,10 @@ struct plain_shape {};  // star=False: the item is the first argument
 struct no_kwargs {};
 struct no_merge {};
 
+// The "result" of a call that does not compile: its static_assert has said
+// why, and the callers check for this type to add no further errors.
+struct invalid_call {};
+
 template <class T>
 using remove_cvref_t = std::remove_cv_t<std::remove_reference_t<T>>;
 
@@ -70,6 +74,7 @@ public:
                           "pm::kwstar needs pm::kwargs(defaults) to know the keyword struct "
                           "the overrides are merged into (pass pm::kwargs(Keywords{}) for "
                           "all defaults)");
+            return invalid_call{};
         } else if constexpr (has_kwstar && std::is_same_v<Shape, star_none_t>) {
             const Kw keywords = merged(item);
             return invoke(std::tuple<>(), std::forward_as_tuple(keywords));
@@ -79,6 +84,7 @@ public:
                 static_assert(dependent_false_v<Item>,
                               "pm::kwstar: each item must be a pair (value, overrides), or "
                               "(values, overrides) with pm::star");
+                return invalid_call{};
             } else {
                 static_assert(std::tuple_size<item_t>::value == 2,
                               "pm::kwstar: each item must be a pair (value, overrides), or "
@@ -111,6 +117,8 @@ private:
                       "with pm::kwstar)");
         if constexpr (callable)
             return std::apply(f_, std::move(all));
+        else
+            return invalid_call{};
     }
 
     template <class O>

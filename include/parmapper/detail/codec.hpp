@@ -48,6 +48,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "../parmapper.h"
+#include "call.hpp"
 
 namespace pm::detail {
 
@@ -132,33 +133,44 @@ inline constexpr bool is_encodable_item_v =
     is_raw_item_v<T> ||
     (cereal_saveable_v<T> && cereal_loadable_v<T> && std::is_default_constructible_v<T>);
 
-// Compile-time checks with messages a user can act on. `who` is only for the
-// reader of the message; the static_asserts carry it in their text.
+// Compile-time checks with messages a user can act on. Each returns whether
+// the type is usable, so that callers instantiate nothing more (and print no
+// further errors) when it is not.
 template <class R>
 constexpr bool check_result_type() {
-    static_assert(!std::is_void_v<R>,
-                  "pm: the mapped function returns void; return the value each item should "
-                  "yield");
-    if constexpr (!std::is_void_v<R>) {
-        static_assert(is_raw_bytes_v<R> || (cereal_saveable_v<R> && cereal_loadable_v<R>),
+    if constexpr (std::is_same_v<R, invalid_call>) {
+        return false;  // the call itself was rejected, with its own message
+    } else if constexpr (std::is_void_v<R>) {
+        static_assert(!std::is_void_v<R>,
+                      "pm: the mapped function returns void; return the value each item "
+                      "should yield");
+        return false;
+    } else {
+        constexpr bool serializable =
+            is_raw_bytes_v<R> || (cereal_saveable_v<R> && cereal_loadable_v<R>);
+        static_assert(serializable,
                       "pm: the result type cannot be serialized with cereal. Give it a "
                       "serialize(Archive&) member or free function (or save/load), exactly "
                       "one of them; for a library type include its <cereal/types/...> header");
-        static_assert(is_raw_bytes_v<R> || std::is_default_constructible_v<R>,
+        constexpr bool constructible = is_raw_bytes_v<R> || std::is_default_constructible_v<R>;
+        static_assert(!serializable || constructible,
                       "pm: the result type must be default-constructible to be decoded");
+        return serializable && constructible;
     }
-    return true;
 }
 
 template <class Item>
 constexpr bool check_item_type() {
-    static_assert(is_raw_item_v<Item> || (cereal_saveable_v<Item> && cereal_loadable_v<Item>),
+    constexpr bool transferable =
+        is_raw_item_v<Item> || (cereal_saveable_v<Item> && cereal_loadable_v<Item>);
+    static_assert(transferable,
                   "pm: the item type is neither trivially copyable nor serializable with "
                   "cereal. Give it a serialize(Archive&) member or free function (or "
                   "save/load); for a library type include its <cereal/types/...> header");
-    static_assert(std::is_default_constructible_v<Item>,
+    constexpr bool constructible = std::is_default_constructible_v<Item>;
+    static_assert(!transferable || constructible,
                   "pm: the item type must be default-constructible to be decoded");
-    return true;
+    return transferable && constructible;
 }
 
 // ---------------------------------------------------------------------------
