@@ -2,6 +2,9 @@
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -124,6 +127,12 @@ struct pm_map {
     bool over = false;
     std::string message;
     std::unique_ptr<pm::core::map_engine> engine;
+    // pm_map_cancel() may come from another thread while one is in
+    // pm_map_next(); pm_map_destroy() waits for that call to return.
+    std::atomic<bool> cancelled{false};
+    std::mutex gate;
+    std::condition_variable left;
+    int in_next = 0;
 
     ~pm_map() {
         engine.reset();
@@ -167,6 +176,7 @@ const char* pm_status_str(int status) {
     case PM_EITEM: return "the work function failed an item";
     case PM_EINPUT: return "the input callback failed";
     case PM_ESYS: return "a system call failed";
+    case PM_ETIMEOUT: return "an item ran past the item timeout";
     default: return "unknown status code";
     }
 }
@@ -253,6 +263,43 @@ int pm_options_set_progress(pm_options* opts, pm_progress_fn fn, void* user_data
     PM_CHECK_OPTS("pm_options_set_progress");
     opts->settings.progress = fn;
     opts->settings.progress_user_data = user_data;
+    return PM_OK;
+}
+
+int pm_options_set_item_timeout(pm_options* opts, uint64_t ms) {
+    PM_CHECK_OPTS("pm_options_set_item_timeout");
+    if (ms > UINT32_MAX)
+        return fail(PM_EINVAL, "pm_options_set_item_timeout: more than 2^32 - 1 ms");
+    opts->settings.item_timeout_ms = ms;
+    return PM_OK;
+}
+
+int pm_options_set_retries(pm_options* opts, uint32_t n) {
+    PM_CHECK_OPTS("pm_options_set_retries");
+    if (n > 1000)
+        return fail(PM_EINVAL, "pm_options_set_retries: more than 1000");
+    opts->settings.retries = n;
+    return PM_OK;
+}
+
+int pm_options_set_max_items_per_worker(pm_options* opts, uint64_t n) {
+    PM_CHECK_OPTS("pm_options_set_max_items_per_worker");
+    opts->settings.max_items_per_worker = n;
+    return PM_OK;
+}
+
+int pm_options_set_max_worker_rss(pm_options* opts, uint64_t bytes) {
+    PM_CHECK_OPTS("pm_options_set_max_worker_rss");
+    opts->settings.max_worker_rss = bytes;
+    return PM_OK;
+}
+
+int pm_options_set_worker_hooks(pm_options* opts, pm_worker_init_fn init, pm_worker_exit_fn exit,
+                                void* user_data) {
+    PM_CHECK_OPTS("pm_options_set_worker_hooks");
+    opts->settings.worker_init = init;
+    opts->settings.worker_exit = exit;
+    opts->settings.hooks_user_data = user_data;
     return PM_OK;
 }
 
@@ -364,6 +411,14 @@ int pm_sink_set_error(pm_sink* out, const char* message) {
     });
 }
 
+uint32_t pm_sink_worker_id(const pm_sink* out) {
+    return out && out->context ? out->context->worker_id : 0;
+}
+
+void* pm_sink_worker_state(const pm_sink* out) {
+    return out && out->context ? out->context->state : nullptr;
+}
+
 /* ---- maps -------------------------------------------------------------- */
 
 int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
@@ -381,7 +436,8 @@ int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work
         map->owner = std::move(owner);
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
-        map->engine = start_engine(s, work_spec{work, user_data}, std::move(in->source), nullptr);
+        work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
+        map->engine = start_engine(s, spec, std::move(in->source), nullptr);
         *out = map.release();
         return PM_OK;
     });
@@ -396,10 +452,27 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         *len = 0;
     if (!map)
         return fail(PM_EINVAL, "pm_map_next: map is NULL");
+    if (map->cancelled.load()) {
+        map->over = true;
+        map->message = "the map was cancelled";
+        return fail(PM_ECANCELED, map->message.c_str());
+    }
     if (map->over) {
         map->message = "the map is over: every result was delivered or it failed";
         return fail(PM_ESTATE, map->message.c_str());
     }
+    {
+        std::lock_guard<std::mutex> hold(map->gate);
+        ++map->in_next;
+    }
+    struct leave_next {
+        pm_map* map;
+        ~leave_next() {
+            std::lock_guard<std::mutex> hold(map->gate);
+            --map->in_next;
+            map->left.notify_all();
+        }
+    } leaving{map};
     int status = guard([&]() -> int {
         map->message.clear();
         pm::core::map_step step = map->engine->next(map->message);
@@ -422,14 +495,35 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         }
         return step.status;
     });
-    if (status < 0 && status != PM_EITEM && status != PM_EWORKER)
+    if (status < 0 && status != PM_EITEM && status != PM_EWORKER && status != PM_ETIMEOUT)
         map->over = true;  // an exception from the engine: the map cannot go on
     return status;
 }
 
 const char* pm_map_error(const pm_map* map) { return map ? map->message.c_str() : ""; }
 
-void pm_map_destroy(pm_map* map) { delete map; }
+void pm_map_destroy(pm_map* map) {
+    if (!map)
+        return;
+    {
+        // Another thread blocked in pm_map_next(): make it return first.
+        std::unique_lock<std::mutex> hold(map->gate);
+        if (map->in_next > 0) {
+            map->cancelled.store(true);
+            map->engine->cancel();
+            map->left.wait(hold, [&] { return map->in_next == 0; });
+        }
+    }
+    delete map;
+}
+
+int pm_map_cancel(pm_map* map) {
+    if (!map)
+        return fail(PM_EINVAL, "pm_map_cancel: map is NULL");
+    map->cancelled.store(true);
+    map->engine->cancel();
+    return PM_OK;
+}
 
 /* ---- pools ------------------------------------------------------------- */
 
@@ -443,7 +537,8 @@ int pm_pool_create(pm_pool** out, const pm_options* opts, pm_work_fn work, void*
             return fail(PM_EINVAL, "pm_pool_create: out or work is NULL");
         auto core = std::make_shared<pool_core>();
         core->settings = resolved(opts ? opts->settings : map_settings{});
-        core->work = work_spec{work, user_data};
+        core->work = work_spec{work, user_data, core->settings.worker_init,
+                               core->settings.worker_exit, core->settings.hooks_user_data};
         core->owner = std::move(owner);
         if (!runs_in_process(core->settings))
             core->workers =

@@ -2,14 +2,11 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "errors.hpp"
 #include "sys_io.hpp"
-#include "worker_loop.hpp"
 
 namespace pm::core {
 
@@ -77,34 +74,17 @@ void child_process::kill_and_reap() noexcept {
     pid_ = -1;
 }
 
-child_process spawn_worker(const worker_spawn& spawn) {
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0)
-        throw_system_error("fork", errno);
-    if (pid > 0)
-        return child_process(pid);
+void remember_outer_links(int task_fd, int result_fd) noexcept {
+    outer_link_fds[0] = task_fd;
+    outer_link_fds[1] = result_fd;
+}
 
-    // In the worker. Only our own code runs until the work function; leave
-    // with _exit so the parent's atexit handlers and stdio buffers stay put.
-    for (int fd : spawn.close_in_child)
-        ::close(fd);
+void close_outer_links() noexcept {
     for (int& fd : outer_link_fds) {
         if (fd >= 0)
             ::close(fd);
         fd = -1;
     }
-    if (spawn.daemon) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        // The parent may have died before prctl took effect.
-        if (::getppid() != parent)
-            ::_exit(worker_exit_channel);
-    }
-    outer_link_fds[0] = spawn.task_read_fd;
-    outer_link_fds[1] = spawn.result_write_fd;
-    worker_exit code =
-        run_worker_loop(spawn.task_read_fd, spawn.result_write_fd, spawn.work, spawn.threads);
-    ::_exit(code);
 }
 
 }  // namespace pm::core

@@ -6,9 +6,6 @@
 
 #include <cstdint>
 #include <utility>
-#include <vector>
-
-#include "settings.hpp"
 
 namespace pm::core {
 
@@ -40,18 +37,10 @@ private:
     int status_ = 0;
 };
 
-// What a new worker process needs to know.
-struct worker_spawn {
-    int task_read_fd;               // the worker's ends
-    int result_write_fd;
-    std::vector<int> close_in_child;  // every other pipe end of the pool
-    bool daemon;
-    work_spec work;
-    uint32_t threads;
-};
-
-// Forks a worker that runs the worker loop and leaves with _exit. Throws
-// PM_ESYS if fork fails. The caller flushes stdio first.
-child_process spawn_worker(const worker_spawn& spawn);
+// Nesting: a worker may start maps of its own. The pipe ends it holds as a
+// worker of the outer map must not be inherited by its own template and
+// workers, or the outer parent would never see this worker's pipes close.
+void remember_outer_links(int task_fd, int result_fd) noexcept;
+void close_outer_links() noexcept;
 
 }  // namespace pm::core

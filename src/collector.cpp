@@ -1,13 +1,20 @@
 // The collector thread: reads result frames from every worker as they come,
 // returns the workers' credit, and files the results in the sort buffer, so
 // workers keep going while the caller is busy (up to the in-flight bound).
-// It notices dead workers by end of stream and by waitpid, and turns the
-// chunks they held into failed results, so nothing is lost and nothing waits
-// for them. It ends once the feeder has stopped and no worker holds a chunk.
+// It watches the workers: a worker that dies (its pidfd or its stream tells),
+// or runs an item past the timeout, is retired; the chunks it held become
+// failed results or items to run again, so nothing is lost and nothing waits
+// for it; and a new worker takes its place when the map (or the pool) goes
+// on. It also recycles workers that ran enough items or grew too large. It
+// ends once the feeder has stopped and no worker holds a chunk.
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <new>
+#include <set>
 
 #include "errors.hpp"
 #include "logging.hpp"
@@ -18,21 +25,51 @@ namespace pm::core {
 
 namespace {
 
-constexpr int liveness_period_ms = 100;
+constexpr int idle_poll_ms = 100;
+constexpr uint64_t rss_check_period_ns = 10'000'000;
+constexpr uint32_t max_fruitless_starts = 3;
+
+// Resident memory of a process in bytes, 0 if unknown.
+uint64_t resident_bytes(pid_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+    FILE* f = std::fopen(path, "re");
+    if (!f)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int got = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+// Item j's bytes inside a copied task payload (length table, then bytes).
+std::vector<char> item_bytes(const std::vector<char>& payload, uint32_t count, uint32_t j) {
+    uint64_t offset = count * sizeof(uint64_t), len = 0;
+    for (uint32_t k = 0; k <= j; ++k) {
+        uint64_t l;
+        std::memcpy(&l, payload.data() + k * sizeof(uint64_t), sizeof l);
+        if (k < j)
+            offset += l;
+        else
+            len = l;
+    }
+    return std::vector<char>(payload.begin() + static_cast<long>(offset),
+                             payload.begin() + static_cast<long>(offset + len));
+}
 
 class collector {
 public:
-    explicit collector(pool_map_state& st) : st_(st), workers_(st.pool->workers()) {}
+    explicit collector(pool_map_state& st) : st_(st), workers_(st.pool->workers()) {
+        const uint64_t t = st.settings.item_timeout_ms;
+        check_ms_ = t ? static_cast<int>(std::clamp<uint64_t>(t / 4, 10, 100)) : idle_poll_ms;
+    }
 
     void run() {
         for (;;) {
             bool kill_now;
             {
                 std::lock_guard<std::mutex> hold(st_.mutex);
-                bool holding = false;
-                for (const auto& s : st_.sched)
-                    holding = holding || !s.held.empty();
-                if (st_.feeder_done && !holding)
+                if (st_.feeder_done && !st_.work_outstanding())
                     return;
                 kill_now = st_.killable && st_.stop.load() && !killed_;
             }
@@ -41,6 +78,9 @@ public:
                 st_.pool->kill_all();
                 killed_ = true;
             }
+            if (!st_.killable && st_.stop.load() &&
+                monotonic_ns() >= st_.drain_deadline_ns.load())
+                kill_holders();
             wait_and_read();
         }
     }
@@ -50,28 +90,44 @@ private:
         pfds_.clear();
         owner_.clear();
         for (size_t i = 0; i < workers_.size(); ++i) {
-            if (workers_[i]->alive) {
-                pfds_.push_back({workers_[i]->link->poll_fd(), POLLIN, 0});
-                owner_.push_back(i);
+            worker& w = *workers_[i];
+            if (!w.alive)
+                continue;
+            pfds_.push_back({w.link->poll_fd(), POLLIN, 0});
+            owner_.push_back({i, w.generation, false});
+            if (w.pidfd) {
+                pfds_.push_back({w.pidfd.get(), POLLIN, 0});
+                owner_.push_back({i, w.generation, true});
             }
         }
         pfds_.push_back({st_.collector_wake.get(), POLLIN, 0});
-        int rc = ::poll(pfds_.data(), pfds_.size(), liveness_period_ms);
+        int rc = ::poll(pfds_.data(), pfds_.size(), check_ms_);
         if (rc < 0 && errno != EINTR)
             throw_system_error("poll", errno);
         if (rc > 0) {
             if (pfds_.back().revents)
                 eventfd_drain(st_.collector_wake.get());
-            for (size_t k = 0; k + 1 < pfds_.size(); ++k)
-                if (pfds_[k].revents)
-                    read_worker(owner_[k]);
+            for (size_t k = 0; k + 1 < pfds_.size(); ++k) {
+                const size_t i = owner_[k].worker;
+                // A worker replaced earlier in this round is not the one polled.
+                if (!pfds_[k].revents || workers_[i]->generation != owner_[k].generation)
+                    continue;
+                if (owner_[k].exited) {
+                    read_worker(i);  // results it wrote before leaving still count
+                    lose_worker(i, "", UINT64_MAX);
+                } else {
+                    read_worker(i);
+                }
+            }
         }
         handle_broken_channels();
-        uint64_t now = monotonic_ns();
-        if (rc == 0 || now - last_liveness_ns_ >= liveness_period_ms * 1'000'000ull) {
-            last_liveness_ns_ = now;
-            check_liveness();
+        const uint64_t now = monotonic_ns();
+        if (now - last_check_ns_ >= static_cast<uint64_t>(check_ms_) * 1'000'000) {
+            last_check_ns_ = now;
+            if (st_.settings.item_timeout_ms)
+                check_timeouts(now);
         }
+        retire_recycled();
     }
 
     void read_worker(size_t i) {
@@ -84,15 +140,15 @@ private:
             case frame_reader::status::frame:
                 problem = take_frame(i);
                 if (!problem.empty()) {
-                    lose_worker(i, "sent a bad frame (" + problem + ")");
+                    lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX);
                     return;
                 }
                 break;
             case frame_reader::status::closed:
-                lose_worker(i, problem);
+                lose_worker(i, problem, UINT64_MAX);
                 return;
             case frame_reader::status::bad:
-                lose_worker(i, "sent a bad frame (" + problem + ")");
+                lose_worker(i, "sent a bad frame (" + problem + ")", UINT64_MAX);
                 return;
             }
         }
@@ -100,7 +156,8 @@ private:
 
     // Files one result frame from worker i; returns what is wrong with it.
     std::string take_frame(size_t i) {
-        channel& link = *workers_[i]->link;
+        worker& w = *workers_[i];
+        channel& link = *w.link;
         const frame_header h = link.frame();
         if (h.type != static_cast<uint16_t>(frame_type::result))
             return "frame of type " + std::to_string(h.type) + " where results were due";
@@ -114,9 +171,12 @@ private:
             st_.ns_per_item.store(old ? (3 * old + per_item) / 4 : per_item,
                                   std::memory_order_relaxed);
         }
+        w.items_done += h.count;
+        const bool recycle = should_recycle(i);
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
-            auto& held = st_.sched[i].held;
+            worker_schedule& s = st_.sched[i];
+            auto& held = s.held;
             auto it = std::find_if(held.begin(), held.end(), [&](const held_chunk& c) {
                 return c.first == h.first_index && c.count == h.count;
             });
@@ -124,9 +184,13 @@ private:
                 return "results for " + item_range(h.first_index, h.count) +
                        ", which it was not given";
             held.erase(it);
+            w.fruitless_starts = 0;
+            if (recycle && !s.retiring) {
+                s.retiring = true;
+                s.usable = false;
+            }
             if (st_.settings.error_mode != PM_ERRORS_RETURN && chunk.first_failed() != UINT64_MAX)
                 st_.stop_at = std::min(st_.stop_at, chunk.first_failed() + 1);
-            st_.received += h.count;
             st_.sorter.push(std::move(chunk));
         }
         st_.room.notify_one();
@@ -134,43 +198,193 @@ private:
         return {};
     }
 
-    // Worker i is gone, or must go: reap it, and turn the chunks it held into
-    // failed results naming the worker and how it ended.
-    void lose_worker(size_t i, const std::string& why) {
+    bool should_recycle(size_t i) {
+        worker& w = *workers_[i];
+        if (!w.is_process() || !st_.pool->can_replace())
+            return false;
+        if (st_.settings.max_items_per_worker &&
+            w.items_done >= st_.settings.max_items_per_worker)
+            return true;
+        if (st_.settings.max_worker_rss) {
+            const uint64_t now = monotonic_ns();
+            worker_schedule& s = st_.sched[i];  // rss_checked_ns: collector only
+            if (now - s.rss_checked_ns >= rss_check_period_ns) {
+                s.rss_checked_ns = now;
+                return resident_bytes(w.pid) > st_.settings.max_worker_rss;
+            }
+        }
+        return false;
+    }
+
+    // A recycled worker that holds nothing more gets a stop frame; it then
+    // exits, and lose_worker replaces it.
+    void retire_recycled() {
+        for (size_t i = 0; i < workers_.size(); ++i) {
+            {
+                std::lock_guard<std::mutex> hold(st_.mutex);
+                worker_schedule& s = st_.sched[i];
+                if (!s.retiring || s.stop_sent || !s.held.empty() || !workers_[i]->alive)
+                    continue;
+                s.stop_sent = true;
+            }
+            PM_LOG(debug, "recycling {} after {} items", workers_[i]->describe(),
+                   workers_[i]->items_done);
+            workers_[i]->link->send_stop();
+        }
+    }
+
+    // Kills workers that run an item past the timeout.
+    void check_timeouts(uint64_t now) {
+        const uint64_t limit = st_.settings.item_timeout_ms * 1'000'000;
+        for (size_t i = 0; i < workers_.size(); ++i) {
+            worker& w = *workers_[i];
+            if (!w.alive || !w.is_process())
+                continue;
+            std::vector<seen_activity>& seen = st_.sched[i].seen;  // collector only
+            seen.resize(w.board.size());
+            for (uint32_t t = 0; t < w.board.size(); ++t) {
+                uint64_t index = w.board.slot(t)->index.load(std::memory_order_relaxed);
+                if (index != seen[t].index) {
+                    seen[t] = {index, now};
+                    continue;
+                }
+                if (index == activity_slot::idle || now - seen[t].since_ns < limit)
+                    continue;
+                PM_LOG(debug, "item {} ran past {} ms on {}", index,
+                       st_.settings.item_timeout_ms, w.describe());
+                kill_by_pidfd(w.pidfd.get());
+                lose_worker(i, "", index);
+                break;
+            }
+        }
+    }
+
+    // A pool map that is ending without its results: workers that still
+    // hold chunks past the drain deadline are killed (and replaced).
+    void kill_holders() {
+        for (size_t i = 0; i < workers_.size(); ++i) {
+            bool holding;
+            {
+                std::lock_guard<std::mutex> hold(st_.mutex);
+                holding = !st_.sched[i].held.empty();
+            }
+            if (holding && workers_[i]->alive && workers_[i]->is_process()) {
+                kill_by_pidfd(workers_[i]->pidfd.get());
+                lose_worker(i, "", UINT64_MAX);
+            }
+        }
+    }
+
+    // Worker i is gone, or must go: collect it, and turn the chunks it held
+    // into failed results or items to run again. timed_out: the item it was
+    // killed for running too long, else UINT64_MAX.
+    void lose_worker(size_t i, const std::string& why, uint64_t timed_out) {
         worker& w = *workers_[i];
         if (!w.alive)
             return;
+        // What its threads were running when it went: the items to blame.
+        std::set<uint64_t> running;
+        for (uint32_t t = 0; t < w.board.size(); ++t) {
+            uint64_t index = w.board.slot(t)->index.load(std::memory_order_relaxed);
+            if (index != activity_slot::idle)
+                running.insert(index);
+        }
         st_.pool->retire(w);
+        const bool ending = st_.stop.load();
         std::string what = w.describe();
-        if (w.is_process())
-            what += " " + describe_wait_status(w.process.wait_status());
+        if (timed_out != UINT64_MAX)
+            what += " was killed because item " + std::to_string(timed_out) + " ran past the " +
+                    std::to_string(st_.settings.item_timeout_ms) + " ms item timeout";
         else
-            what += " stopped";
+            what += " " + w.how_it_ended();
         if (!why.empty())
             what += " after it " + why;
         std::vector<held_chunk> held;
+        bool retiring;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
-            held.swap(st_.sched[i].held);
-            st_.sched[i].usable = false;
-            st_.last_loss = what;
-            const bool expected = st_.killable && st_.stop.load();  // we killed it
-            for (const held_chunk& c : held) {
-                std::string message = what + " while holding " + item_range(c.first, c.count);
-                if (!expected)
-                    PM_LOG(warn, "{}", message);
-                result_chunk lost;
-                lost.make_failed(c.first, c.count, PM_EWORKER, message);
-                if (st_.settings.error_mode != PM_ERRORS_RETURN)
-                    st_.stop_at = std::min(st_.stop_at, c.first + 1);
-                st_.received += c.count;
-                st_.sorter.push(std::move(lost));
-            }
+            worker_schedule& s = st_.sched[i];
+            held.swap(s.held);
+            retiring = s.stop_sent && held.empty();
+            s.usable = false;
+            s.replacing = will_replace(w, retiring);
+            if (!retiring)
+                st_.last_loss = what;
+            for (const held_chunk& c : held)
+                settle_lost_chunk(c, what, running, timed_out, ending);
         }
-        if (held.empty() && !(st_.killable && st_.stop.load()))
-            PM_LOG(warn, "{}, holding no items", what);
-        st_.room.notify_one();
+        if (!retiring && !ending)
+            PM_LOG(warn, "{}{}", what, held.empty() ? ", holding no items" : "");
+        st_.room.notify_all();
         st_.results.notify_one();
+        replace_worker(i, retiring);
+    }
+
+    // Under the mutex: each item of a lost chunk fails or waits to run again.
+    void settle_lost_chunk(const held_chunk& c, const std::string& what,
+                           const std::set<uint64_t>& running, uint64_t timed_out, bool ending) {
+        if (ending)
+            return;  // nobody waits for these results any more
+        const bool raise = st_.settings.error_mode != PM_ERRORS_RETURN;
+        for (uint32_t j = 0; j < c.count; ++j) {
+            const uint64_t index = c.first + j;
+            const bool blamed = timed_out != UINT64_MAX ? index == timed_out
+                                                        : running.empty() || running.count(index);
+            const int status = index == timed_out ? PM_ETIMEOUT : PM_EWORKER;
+            uint32_t attempts = 0;
+            if (blamed)
+                attempts = ++st_.attempts[index];
+            if (st_.rerun && c.items && attempts <= st_.settings.retries) {
+                st_.reruns.push_back({index, item_bytes(*c.items, c.count, j)});
+                continue;
+            }
+            std::string message = what;
+            if (!st_.rerun)
+                message += " while holding " + item_range(c.first, c.count);
+            if (attempts > 1)
+                message += " (item " + std::to_string(index) + " failed " +
+                           std::to_string(attempts) + " attempts)";
+            result_chunk lost;
+            lost.make_failed(index, 1, status, message);
+            if (raise)
+                st_.stop_at = std::min(st_.stop_at, index + 1);
+            st_.sorter.push(std::move(lost));
+        }
+    }
+
+    bool will_replace(const worker& w, bool recycled) const {
+        return st_.replace && st_.pool->can_replace() && !(st_.killable && st_.stop.load()) &&
+               (recycled || w.fruitless_starts < max_fruitless_starts);
+    }
+
+    // Starts a new worker in slot i when the map or its pool goes on.
+    void replace_worker(size_t i, bool recycled) {
+        worker& w = *workers_[i];
+        bool started = false;
+        if (will_replace(w, recycled)) {
+            if (!recycled)
+                ++w.fruitless_starts;
+            started = st_.pool->replace(w);
+        } else if (st_.replace && w.fruitless_starts >= max_fruitless_starts) {
+            PM_LOG(warn, "worker {} died {} times in a row without returning a result; "
+                         "it is not replaced again", i, max_fruitless_starts + 1);
+        }
+        {
+            std::lock_guard<std::mutex> hold(st_.mutex);
+            worker_schedule& s = st_.sched[i];
+            s.replacing = false;
+            if (!started) {
+                st_.room.notify_all();  // the feeder may be waiting for it
+                return;
+            }
+            s.generation = w.generation;
+            s.usable = true;
+            s.broken = false;
+            s.retiring = false;
+            s.stop_sent = false;
+            s.seen.clear();
+            st_.room.notify_all();
+        }
     }
 
     void handle_broken_channels() {
@@ -182,28 +396,23 @@ private:
             }
             if (broken) {
                 read_worker(i);  // keep what it finished before the break
-                lose_worker(i, "stopped reading its tasks");
+                lose_worker(i, "stopped reading its tasks", UINT64_MAX);
             }
         }
     }
 
-    // A worker can die without its stream ending (another process may hold
-    // a copy of its write end), so exits are also checked with waitpid.
-    void check_liveness() {
-        for (size_t i = 0; i < workers_.size(); ++i) {
-            worker& w = *workers_[i];
-            if (!w.alive || !w.is_process() || !w.process.try_reap())
-                continue;
-            read_worker(i);  // results it wrote before leaving still count
-            lose_worker(i, "");
-        }
-    }
+    struct polled {
+        size_t worker;
+        uint64_t generation;
+        bool exited;  // its pidfd, else its result stream
+    };
 
     pool_map_state& st_;
     std::vector<std::unique_ptr<worker>>& workers_;
     std::vector<struct pollfd> pfds_;
-    std::vector<size_t> owner_;
-    uint64_t last_liveness_ns_ = 0;
+    std::vector<polled> owner_;
+    uint64_t last_check_ns_ = 0;
+    int check_ms_ = idle_poll_ms;
     bool killed_ = false;
 };
 

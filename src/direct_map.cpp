@@ -1,6 +1,7 @@
 // The direct engine: no fork, no thread. Items are pulled and run on the
 // caller's thread inside next(), so a debugger sees the work function's real
 // stack (PM_ERRORS_INLINE) and one process costs nothing extra.
+#include <atomic>
 #include <utility>
 
 #include "item_runner.hpp"
@@ -20,9 +21,27 @@ public:
         return n != UINT64_MAX ? n : settings_.total_hint;
     }
 
+    ~direct_map() override { run_exit_hook(); }
+
+    void cancel() noexcept override { cancelled_.store(true); }
+
     map_step next(std::string& message) override {
+        if (cancelled_.load()) {
+            run_exit_hook();
+            message = "the map was cancelled";
+            return {PM_ECANCELED, 0, nullptr, 0, true};
+        }
+        if (!started_) {
+            started_ = true;
+            if (work_.init && work_.init(0, &context_.state, work_.hooks_user_data) != 0) {
+                message = "the worker init hook failed (in-process worker 0)";
+                return {PM_EWORKER, 0, nullptr, 0, true};
+            }
+            init_ok_ = true;
+        }
         while (pos_ == pending_.count()) {
             if (input_ended_) {
+                run_exit_hook();
                 if (input_status_ != PM_OK) {
                     message = input_message_;
                     return {input_status_, next_index_, nullptr, 0, true};
@@ -51,7 +70,7 @@ public:
         uint64_t index = next_index_++;
 
         results_.clear();
-        run_item(work_, item, len, index, results_);
+        run_item(work_, context_, item, len, index, results_);
         result_builder::view r = results_.last();
         if (r.status == PM_OK)
             return {PM_OK, index, r.data, r.len, false};
@@ -60,7 +79,17 @@ public:
     }
 
 private:
+    void run_exit_hook() noexcept {
+        if (init_ok_ && work_.exit)
+            work_.exit(0, context_.state, work_.hooks_user_data);
+        init_ok_ = false;
+    }
+
     map_settings settings_;
+    worker_context context_;
+    std::atomic<bool> cancelled_{false};
+    bool started_ = false;
+    bool init_ok_ = false;
     work_spec work_;
     input_source input_;
     task_builder pending_;

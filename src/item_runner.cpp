@@ -4,11 +4,14 @@
 
 namespace pm::core {
 
-void run_item(const work_spec& work, const char* item, size_t len, uint64_t index,
-              result_builder& out) {
+void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
+              uint64_t index, result_builder& out) {
     out.begin_item();
     pm_sink sink;
     sink.builder = &out;
+    sink.context = &where;
+    if (where.slot)
+        where.slot->index.store(index, std::memory_order_relaxed);
     int rc;
     try {
         rc = work.fn(item, len, index, &sink, work.user_data);
@@ -22,6 +25,8 @@ void run_item(const work_spec& work, const char* item, size_t len, uint64_t inde
         sink.error = "work function threw a non-standard exception";
         sink.error_set = true;
     }
+    if (where.slot)
+        where.slot->index.store(activity_slot::idle, std::memory_order_relaxed);
     if (rc == 0) {
         out.end_item_ok();
         return;
@@ -31,10 +36,11 @@ void run_item(const work_spec& work, const char* item, size_t len, uint64_t inde
                                                        std::to_string(rc));
 }
 
-void run_chunk(const work_spec& work, const task_view& task, result_builder& out) {
+void run_chunk(const work_spec& work, const worker_context& where, const task_view& task,
+               result_builder& out) {
     const char* p = task.bytes;
     for (uint32_t i = 0; i < task.count; ++i) {
-        run_item(work, p, task.lens[i], task.first_index + i, out);
+        run_item(work, where, p, task.lens[i], task.first_index + i, out);
         p += task.lens[i];
     }
 }

@@ -31,6 +31,9 @@ public:
     virtual map_step next(std::string& message) = 0;
     // The input's length if known, else the total hint (or PM_TOTAL_UNKNOWN).
     virtual uint64_t total() const noexcept = 0;
+    // From any thread: make next() (a blocked call too) return PM_ECANCELED
+    // soon. Only sets flags and wakes threads; next() does the ending.
+    virtual void cancel() noexcept = 0;
 };
 
 std::unique_ptr<map_engine> start_direct_map(const map_settings& settings,

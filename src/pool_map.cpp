@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "blocked_thread.hpp"
+#include "logging.hpp"
 #include "errors.hpp"
 #include "map_engine.hpp"
 #include "pool_map_state.hpp"
@@ -16,6 +17,7 @@ namespace pm::core {
 namespace {
 
 constexpr uint64_t shutdown_grace_ns = 1'000'000'000;
+constexpr uint64_t drain_limit_ns = 1'000'000'000;
 
 class pool_map final : public map_engine {
 public:
@@ -39,6 +41,18 @@ public:
 
     ~pool_map() override { end_map(true); }
 
+    void cancel() noexcept override {
+        st_.drain_deadline_ns.store(0);
+        st_.cancelled.store(true);
+        st_.stop.store(true);
+        st_.wake_feeder();
+        st_.wake_collector();
+        {
+            std::lock_guard<std::mutex> hold(st_.mutex);
+        }
+        st_.results.notify_all();
+    }
+
     uint64_t total() const noexcept override {
         uint64_t n = input_.length();
         return n != UINT64_MAX ? n : st_.settings.total_hint;
@@ -53,10 +67,15 @@ public:
             }
             std::unique_lock<std::mutex> hold(st_.mutex);
             st_.results.wait(hold, [&] {
-                return st_.sorter.pop_ready(current_) ||
-                       (st_.collector_done && st_.sorter.empty()) ||
-                       st_.collect_status != PM_OK;
+                return st_.cancelled.load() || st_.sorter.pop_ready(current_) ||
+                       st_.collector_done || st_.collect_status != PM_OK;
             });
+            if (st_.cancelled.load()) {
+                hold.unlock();
+                end_map(true);
+                message = "the map was cancelled";
+                return {PM_ECANCELED, 0, nullptr, 0, true};
+            }
             if (current_.count()) {
                 have_current_ = true;
                 continue;
@@ -67,6 +86,13 @@ public:
             std::string why =
                 st_.collect_status != PM_OK ? st_.collect_message : st_.feed_message;
             uint64_t index = st_.dispatched;
+            if (status == PM_OK && !st_.sorter.empty()) {
+                // A result that can never come would block an ordered map
+                // forever: report the gap instead.
+                status = PM_EINTERNAL;
+                index = st_.sorter.next_index();
+                why = "the result of item " + std::to_string(index) + " was lost";
+            }
             hold.unlock();
             end_map(status != PM_OK);
             if (status == PM_OK)
@@ -107,6 +133,10 @@ private:
             return;
         over_ = true;
         if (failed) {
+            // A shared pool's workers may finish what they hold, for a while.
+            uint64_t deadline = monotonic_ns() + drain_limit_ns;
+            if (st_.drain_deadline_ns.load() > deadline)
+                st_.drain_deadline_ns.store(deadline);
             st_.stop.store(true);
             st_.wake_feeder();
             st_.wake_collector();
@@ -153,12 +183,27 @@ pool_map_state::pool_map_state(std::shared_ptr<worker_pool> p, bool owns_pool,
       settings(s),
       planner(s, static_cast<uint32_t>(pool->workers().size()), input_length),
       credits(2 * std::max(pool->threads(), 1u)),
+      rerun(pool->can_replace() && (s.retries > 0 || s.item_timeout_ms > 0)),
+      replace(pool->can_replace() &&
+              (!owns_pool || rerun || s.error_mode == PM_ERRORS_RETURN ||
+               s.max_items_per_worker > 0 || s.max_worker_rss > 0)),
       feeder_wake(make_eventfd()),
       collector_wake(make_eventfd()),
       sched(pool->workers().size()),
       sorter(s.ordered) {
-    for (size_t i = 0; i < sched.size(); ++i)
+    for (size_t i = 0; i < sched.size(); ++i) {
         sched[i].usable = pool->workers()[i]->alive;
+        sched[i].generation = pool->workers()[i]->generation;
+    }
+}
+
+bool pool_map_state::work_outstanding() const noexcept {
+    if (!reruns.empty())
+        return true;
+    for (const auto& s : sched)
+        if (!s.held.empty())
+            return true;
+    return false;
 }
 
 void pool_map_state::wake_feeder() noexcept {
@@ -175,6 +220,15 @@ void pool_map_state::wake_collector() noexcept { eventfd_signal(collector_wake.g
 
 std::unique_ptr<map_engine> start_pool_map(std::shared_ptr<worker_pool> pool, bool owns_pool,
                                            const map_settings& settings, input_source&& input) {
+    // Workers of a pool may have died between maps: replace them now, before
+    // a chunk is lost to them.
+    for (auto& w : pool->workers()) {
+        if (w->alive && w->is_process() && pidfd_exited(w->pidfd.get())) {
+            pool->retire(*w);
+            PM_LOG(warn, "{} {} while the pool was idle", w->describe(), w->how_it_ended());
+            pool->replace(*w);
+        }
+    }
     if (pool->live_count() == 0)
         throw error(PM_EWORKER, "every worker of this pool has died");
     return std::make_unique<pool_map>(std::move(pool), owns_pool, settings, std::move(input));

@@ -13,9 +13,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "chunk_planner.hpp"
@@ -30,13 +32,34 @@ namespace pm::core {
 struct held_chunk {
     uint64_t first;
     uint32_t count;
+    // A copy of the task's payload (length table, then the items' bytes),
+    // kept when items may have to run again; null otherwise.
+    std::shared_ptr<const std::vector<char>> items;
+};
+
+// An item to run again (alone in a chunk) after its worker died.
+struct rerun_item {
+    uint64_t index;
+    std::vector<char> bytes;
+};
+
+// What the collector last saw a worker thread running, for timeouts.
+struct seen_activity {
+    uint64_t index = UINT64_MAX;
+    uint64_t since_ns = 0;
 };
 
 // The scheduler's view of one worker.
 struct worker_schedule {
     std::vector<held_chunk> held;  // chunks sent and not yet answered
+    uint64_t generation = 0;       // the worker's; a replacement bumps it
     bool usable = true;            // alive, and its channel works
     bool broken = false;           // the feeder saw its channel fail
+    bool retiring = false;         // recycled: no new chunks, stop when idle
+    bool replacing = false;        // gone, and a replacement is on its way
+    bool stop_sent = false;
+    uint64_t rss_checked_ns = 0;
+    std::vector<seen_activity> seen;  // per worker thread
 };
 
 struct pool_map_state {
@@ -49,7 +72,12 @@ struct pool_map_state {
     chunk_planner planner;
     const size_t credits;  // chunks a worker may hold at once
 
+    const bool rerun;     // items of a dead worker may run again (keep copies)
+    const bool replace;   // dead workers are replaced while the map runs
+
     std::atomic<bool> stop{false};          // stop feeding (and, if killable, kill)
+    std::atomic<bool> cancelled{false};     // pm_map_cancel: end now
+    std::atomic<uint64_t> drain_deadline_ns{UINT64_MAX};  // pool map ending: kill holders after
     std::atomic<uint64_t> ns_per_item{0};   // measured by the collector
     unique_fd feeder_wake;                  // -> feeder: stop
     unique_fd collector_wake;               // -> collector: state changed
@@ -60,9 +88,10 @@ struct pool_map_state {
     std::vector<worker_schedule> sched;
     sort_buffer sorter;
     uint64_t in_flight = 0;     // read from the input, not yet released
-    uint64_t dispatched = 0;    // items sent (= the next chunk's index)
-    uint64_t received = 0;      // items whose results, or loss, have arrived
+    uint64_t dispatched = 0;    // items read and sent (= the next chunk's index)
     uint64_t stop_at = UINT64_MAX;  // raise mode: no chunk from here is needed
+    std::deque<rerun_item> reruns;  // for the feeder to send again
+    std::unordered_map<uint64_t, uint32_t> attempts;  // failed attempts so far
     std::string last_loss;      // how the last worker to go went, for messages
     bool feeder_done = false;
     int feed_status = PM_OK;    // why the feeder stopped early
@@ -74,6 +103,8 @@ struct pool_map_state {
     // Wakes the feeder out of a wait for room or a slow send.
     void wake_feeder() noexcept;
     void wake_collector() noexcept;
+    // True while some worker holds a chunk or an item waits to run again.
+    bool work_outstanding() const noexcept;
 };
 
 // "item 5" or "items 5 to 11", for messages.

@@ -19,12 +19,25 @@ struct map_settings {
     bool daemon = true;
     pm_progress_fn progress = nullptr;
     void* progress_user_data = nullptr;
+    // Worker faults and recycling (0: off). Per map, also on a pool.
+    uint64_t item_timeout_ms = 0;
+    uint32_t retries = 0;
+    uint64_t max_items_per_worker = 0;
+    uint64_t max_worker_rss = 0;
+    // Worker hooks: fixed when workers start (a pool's come from its creation).
+    pm_worker_init_fn worker_init = nullptr;
+    pm_worker_exit_fn worker_exit = nullptr;
+    void* hooks_user_data = nullptr;
 };
 
-// The work function and its user_data, as a worker calls them.
+// The work function and its user_data, and the hooks around a worker's life,
+// as a worker calls them.
 struct work_spec {
     pm_work_fn fn = nullptr;
     void* user_data = nullptr;
+    pm_worker_init_fn init = nullptr;
+    pm_worker_exit_fn exit = nullptr;
+    void* hooks_user_data = nullptr;
 };
 
 }  // namespace pm::core

@@ -54,8 +54,9 @@ bool read_task(int fd, owned_task& t, worker_exit& exit) {
 }
 
 // Runs one task and writes its results; false if the result pipe failed.
-bool run_and_reply(const owned_task& t, const work_spec& work, result_builder& results,
-                   int result_fd, std::mutex* write_lock, worker_exit& exit) {
+bool run_and_reply(const owned_task& t, const work_spec& work, const worker_context& where,
+                   result_builder& results, int result_fd, std::mutex* write_lock,
+                   worker_exit& exit) {
     task_view view;
     std::string problem = decode_task(t.header, t.payload.data(), &view);
     if (!problem.empty()) {
@@ -65,7 +66,7 @@ bool run_and_reply(const owned_task& t, const work_spec& work, result_builder& r
     }
     results.clear();
     uint64_t start = monotonic_ns();
-    run_chunk(work, view, results);
+    run_chunk(work, where, view, results);
     struct iovec iov[3];
     int n = results.to_iovecs(view.first_index, monotonic_ns() - start, iov);
     io_result r;
@@ -83,12 +84,19 @@ bool run_and_reply(const owned_task& t, const work_spec& work, result_builder& r
     return true;
 }
 
-worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work) {
+worker_context context_for(const worker_context& base, activity_board* board, uint32_t thread) {
+    worker_context c = base;
+    c.slot = board ? board->slot(thread) : nullptr;
+    return c;
+}
+
+worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work,
+                            const worker_context& where) {
     owned_task task;
     result_builder results;
     worker_exit exit = worker_exit_ok;
     while (read_task(task_fd, task, exit)) {
-        if (!run_and_reply(task, work, results, result_fd, nullptr, exit))
+        if (!run_and_reply(task, work, where, results, result_fd, nullptr, exit))
             return exit;
     }
     return exit;
@@ -97,7 +105,8 @@ worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work) {
 // The reading thread queues tasks; each of `threads` threads runs whole
 // chunks. The parent's credit limit keeps the queue short.
 worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
-                           uint32_t threads) {
+                           uint32_t threads, const worker_context& base,
+                           activity_board* board) {
     std::mutex lock;
     std::condition_variable ready;
     std::deque<owned_task> queue;
@@ -105,7 +114,8 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
     worker_exit failure = worker_exit_ok;
     std::mutex write_lock;
 
-    auto run = [&] {
+    auto run = [&](uint32_t thread) {
+        const worker_context where = context_for(base, board, thread);
         result_builder results;
         worker_exit exit = worker_exit_ok;
         for (;;) {
@@ -118,7 +128,7 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
                 task = std::move(queue.front());
                 queue.pop_front();
             }
-            if (!run_and_reply(task, work, results, result_fd, &write_lock, exit)) {
+            if (!run_and_reply(task, work, where, results, result_fd, &write_lock, exit)) {
                 std::lock_guard<std::mutex> hold(lock);
                 failure = exit;
                 reading_done = true;
@@ -132,7 +142,7 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
     pool.reserve(threads);
     try {
         for (uint32_t i = 0; i < threads; ++i)
-            pool.emplace_back(run);
+            pool.emplace_back(run, i);
     } catch (...) {
         // Joinable threads must be joined before the vector unwinds.
         {
@@ -166,11 +176,21 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
 }  // namespace
 
 worker_exit run_worker_loop(int task_fd, int result_fd, const work_spec& work,
-                            uint32_t threads) noexcept {
+                            uint32_t threads, uint32_t worker_id,
+                            activity_board* board) noexcept {
     try {
-        if (threads <= 1)
-            return single_threaded(task_fd, result_fd, work);
-        return multi_threaded(task_fd, result_fd, work, threads);
+        worker_context where;
+        where.worker_id = worker_id;
+        if (work.init && work.init(worker_id, &where.state, work.hooks_user_data) != 0)
+            return worker_exit_init_failed;
+        worker_exit exit =
+            threads <= 1
+                ? single_threaded(task_fd, result_fd, work, context_for(where, board, 0))
+                : multi_threaded(task_fd, result_fd, work, threads, where, board);
+        // A worker that lost its channel is being torn down: no exit hook.
+        if (work.exit && exit == worker_exit_ok)
+            work.exit(worker_id, where.state, work.hooks_user_data);
+        return exit;
     } catch (const std::exception& e) {
         PM_LOG(err, "worker: {}", e.what());
         return worker_exit_internal;

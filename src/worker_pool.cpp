@@ -1,12 +1,14 @@
 #include "worker_pool.hpp"
 
+#include <poll.h>
+
 #include <cstdio>
 #include <iostream>
 
 #include "blocked_thread.hpp"
 #include "errors.hpp"
-#include "pipe_channel.hpp"
 #include "logging.hpp"
+#include "pipe_channel.hpp"
 #include "sys_io.hpp"
 #include "worker_loop.hpp"
 
@@ -14,12 +16,28 @@ namespace pm::core {
 
 namespace {
 
+constexpr uint64_t status_report_wait_ns = 5'000'000'000ull;
+
 void flush_stdio_before_fork() {
     // Buffered output would otherwise be printed once by us and once per worker.
     std::fflush(nullptr);
     std::cout.flush();
     std::cerr.flush();
     std::clog.flush();
+}
+
+// Waits until the process behind pidfd exits, or deadline_ns.
+bool wait_exit(int pidfd, uint64_t deadline_ns) noexcept {
+    for (;;) {
+        uint64_t now = monotonic_ns();
+        int ms = now >= deadline_ns ? 0 : static_cast<int>((deadline_ns - now) / 1'000'000 + 1);
+        struct pollfd p = {pidfd, POLLIN, 0};
+        int rc = ::poll(&p, 1, ms);
+        if (rc > 0)
+            return true;
+        if (rc == 0 || errno != EINTR)
+            return false;
+    }
 }
 
 }  // namespace
@@ -30,57 +48,47 @@ std::string worker::describe() const {
     return "in-process worker";
 }
 
+std::string worker::how_it_ended() const {
+    if (!is_process())
+        return "stopped";
+    if (!status_known)
+        return "ended (its exit status was not reported)";
+    return describe_wait_status(wait_status);
+}
+
 worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
                          bool in_process)
     : threads_(settings.threads), in_process_(in_process) {
-    const uint32_t count = in_process ? 1 : settings.processes;
     try {
-        std::vector<pipe_link> links;
-        std::vector<int> parent_ends;  // closed in every worker
-        for (uint32_t i = 0; i < count; ++i) {
-            links.push_back(pipe_link::create());
-            auto link = std::make_unique<pipe_channel>(links.back());
-            parent_ends.push_back(link->task_fd());
-            parent_ends.push_back(link->result_fd());
-            auto w = std::make_unique<worker>();
-            w->id = i;
-            w->link = std::move(link);
-            workers_.push_back(std::move(w));
-        }
         if (in_process) {
-            int task_read = links[0].tasks.read_end.get();
-            int result_write = links[0].results.write_end.get();
+            pipe_link link = pipe_link::create();
+            auto w = std::make_unique<worker>();
+            w->link = std::make_shared<pipe_channel>(link);
+            int task_read = link.tasks.read_end.get();
+            int result_write = link.results.write_end.get();
             work_spec job = work;
             uint32_t threads = threads_;
-            workers_[0]->thread = start_blocked_thread([task_read, result_write, job, threads] {
+            w->thread = start_blocked_thread([task_read, result_write, job, threads] {
                 unique_fd in(task_read), out(result_write);
-                (void)run_worker_loop(in.get(), out.get(), job, threads);
+                (void)run_worker_loop(in.get(), out.get(), job, threads, 0, nullptr);
             });
-            // The thread owns them now; until it started, the links did.
-            links[0].tasks.read_end.release();
-            links[0].results.write_end.release();
+            // The thread owns them now; until it started, the link did.
+            link.tasks.read_end.release();
+            link.results.write_end.release();
+            workers_.push_back(std::move(w));
             return;
         }
         flush_stdio_before_fork();
-        for (uint32_t i = 0; i < count; ++i) {
-            // A worker must hold no end of another worker's pipes: a copy of
-            // a result write end would hide that worker's death (no EOF), and
-            // a copy of a task read end would turn writes to a dead worker
-            // into a wait instead of EPIPE.
-            std::vector<int> close_in_child = parent_ends;
-            for (uint32_t j = i + 1; j < count; ++j) {
-                close_in_child.push_back(links[j].tasks.read_end.get());
-                close_in_child.push_back(links[j].results.write_end.get());
-            }
-            worker_spawn spawn{links[i].tasks.read_end.get(), links[i].results.write_end.get(),
-                               std::move(close_in_child), settings.daemon, work, threads_};
-            workers_[i]->process = spawn_worker(spawn);
-            workers_[i]->pid = workers_[i]->process.pid();
-            // The child has its copies; ours would keep the pipes open forever.
-            links[i].tasks.read_end.reset();
-            links[i].results.write_end.reset();
+        worker_recipe recipe{work, threads_, settings.daemon};
+        spawner_ = std::make_unique<spawner>(recipe);
+        for (uint32_t i = 0; i < settings.processes; ++i) {
+            auto w = std::make_unique<worker>();
+            w->id = i;
+            start_process(*w);
+            workers_.push_back(std::move(w));
         }
-        PM_LOG(debug, "started {} worker processes with {} threads each", count, threads_);
+        PM_LOG(debug, "started {} worker processes with {} threads each (template pid {})",
+               settings.processes, threads_, spawner_->pid());
     } catch (...) {
         shutdown(0);
         throw;
@@ -88,6 +96,24 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
 }
 
 worker_pool::~worker_pool() { shutdown(1'000'000'000); }
+
+void worker_pool::start_process(worker& w) {
+    // The template holds no pipe of ours (it was forked before any existed),
+    // so the new worker gets exactly its own two ends.
+    pipe_link link = pipe_link::create();
+    activity_board board = activity_board::create(threads_);
+    spawned_worker s = spawner_->spawn(w.id, link.tasks.read_end.get(),
+                                       link.results.write_end.get(), board.fd());
+    board.close_fd();
+    w.link = std::make_shared<pipe_channel>(link);  // takes our ends
+    w.board = std::move(board);
+    w.pid = s.pid;
+    w.pidfd = std::move(s.pidfd);
+    w.status_known = false;
+    w.items_done = 0;
+    w.alive = true;
+    // link's worker ends close here: the worker has its own copies.
+}
 
 uint32_t worker_pool::live_count() const noexcept {
     uint32_t n = 0;
@@ -97,15 +123,35 @@ uint32_t worker_pool::live_count() const noexcept {
 }
 
 void worker_pool::retire(worker& w) noexcept {
+    if (!w.alive)
+        return;
     w.alive = false;
-    if (w.is_process())
-        w.process.kill_and_reap();
+    if (!w.is_process())
+        return;
+    kill_by_pidfd(w.pidfd.get());
+    w.status_known =
+        spawner_->wait_status(w.pid, monotonic_ns() + status_report_wait_ns, &w.wait_status);
+    w.pidfd.reset();
+}
+
+bool worker_pool::replace(worker& w) noexcept {
+    if (!can_replace() || w.alive)
+        return false;
+    try {
+        ++w.generation;
+        start_process(w);
+        PM_LOG(debug, "{} started in place of the last one", w.describe());
+        return true;
+    } catch (const std::exception& e) {
+        PM_LOG(warn, "could not replace worker {}: {}", w.id, e.what());
+        return false;
+    }
 }
 
 void worker_pool::kill_all() noexcept {
     for (auto& w : workers_)
-        if (w->is_process())
-            w->process.kill();
+        if (w->alive && w->is_process())
+            kill_by_pidfd(w->pidfd.get());
 }
 
 void worker_pool::shutdown(uint64_t grace_ns) noexcept {
@@ -120,8 +166,9 @@ void worker_pool::shutdown(uint64_t grace_ns) noexcept {
     const uint64_t deadline = monotonic_ns() + grace_ns;
     for (auto& w : workers_) {
         if (w->is_process()) {
-            if (!w->process.reap_until(deadline))
-                w->process.kill_and_reap();
+            if (w->alive && !wait_exit(w->pidfd.get(), deadline))
+                kill_by_pidfd(w->pidfd.get());
+            retire(*w);
         } else if (w->thread.joinable()) {
             // The worker thread leaves at the stop frame or when its result
             // pipe is closed under it; it cannot be killed.
@@ -131,6 +178,8 @@ void worker_pool::shutdown(uint64_t grace_ns) noexcept {
         w->alive = false;
         w->link->close();
     }
+    if (spawner_)
+        spawner_->close();
 }
 
 }  // namespace pm::core

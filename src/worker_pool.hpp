@@ -1,11 +1,9 @@
-// The workers a map runs on: forked processes, or, for an in-process map
-// with several threads, one thread of this process running the same worker
-// loop over the same kind of channel. Each worker has its own channel, so
-// the parent always knows which worker holds which chunks.
-//
-// Design note for replacement workers (a later issue): the pool only forks in
-// start(), before any thread of ours exists for it; a replacement would come
-// from a single-threaded template process forked there, not from here.
+// The workers a map runs on: processes forked by the pool's template process
+// (spawner.hpp), or, for an in-process map with several threads, one thread
+// of this process running the same worker loop over the same kind of channel.
+// Each worker has its own channel, so the parent always knows which worker
+// holds which chunks, and its own activity board, so the parent knows which
+// item each of its threads is running.
 #pragma once
 
 #include <sys/types.h>
@@ -17,30 +15,41 @@
 #include <thread>
 #include <vector>
 
+#include "activity_board.hpp"
 #include "channel.hpp"
-#include "child_process.hpp"
 #include "settings.hpp"
+#include "spawner.hpp"
+#include "unique_fd.hpp"
 
 namespace pm::core {
 
 struct worker {
-    uint32_t id = 0;
-    child_process process;  // forked worker
-    std::thread thread;     // in-process worker
-    std::unique_ptr<channel> link;  // tasks out, results in
-    pid_t pid = -1;         // kept for messages after the reap
+    uint32_t id = 0;          // its slot in the pool; a replacement keeps it
+    uint64_t generation = 0;  // bumped by each replacement
+    // Shared so that the feeder can finish (or give up) a send to a worker
+    // the collector has just replaced.
+    std::shared_ptr<channel> link;  // tasks out, results in
+    std::thread thread;             // in-process worker
+    pid_t pid = -1;                 // kept for messages after the reap
+    unique_fd pidfd;                // polls readable once the process exits
+    activity_board board;           // what its threads are running
+    int wait_status = 0;            // once reaped, if status_known
+    bool status_known = false;
+    uint64_t items_done = 0;        // since it started, for recycling
+    uint32_t fruitless_starts = 0;  // deaths in a row before any result
     // Written by a map's collector thread; pm_pool_processes() may read it
     // from the caller's thread meanwhile.
     std::atomic<bool> alive{true};
 
     bool is_process() const noexcept { return pid > 0; }
     std::string describe() const;  // "worker 2 (pid 1234)"
+    std::string how_it_ended() const;  // "was killed by signal 9 (Killed)"
 };
 
 class worker_pool {
 public:
-    // Forks settings.processes workers (or starts one in-process worker
-    // thread when in_process). Throws on failure, leaving nothing behind.
+    // Starts settings.processes workers (or one in-process worker thread
+    // when in_process). Throws on failure, leaving nothing behind.
     worker_pool(const map_settings& settings, const work_spec& work, bool in_process);
     ~worker_pool();
     worker_pool(const worker_pool&) = delete;
@@ -50,16 +59,26 @@ public:
     uint32_t threads() const noexcept { return threads_; }
     bool in_process() const noexcept { return in_process_; }
     uint32_t live_count() const noexcept;
+    // Workers can be replaced (they are processes and the template lives).
+    bool can_replace() const noexcept { return !in_process_ && spawner_ != nullptr; }
 
-    // Records a worker as gone: reaps it (killing it if it is still there).
+    // Records a worker as gone: kills it if it is still there and collects
+    // its exit status from the template.
     void retire(worker& w) noexcept;
-    // SIGKILL every live forked worker; descriptors stay open until reap.
+    // Starts a new process in a retired worker's slot. False (logged) if that
+    // failed; the slot stays retired.
+    bool replace(worker& w) noexcept;
+    // SIGKILL every live forked worker; descriptors stay open until retire.
     void kill_all() noexcept;
     // Stop frames, close the task pipes, wait up to grace_ns for workers to
-    // leave, then kill and reap the rest; joins an in-process worker thread.
+    // leave, then kill the rest and collect them; joins an in-process worker
+    // thread; ends the template.
     void shutdown(uint64_t grace_ns) noexcept;
 
 private:
+    void start_process(worker& w);
+
+    std::unique_ptr<spawner> spawner_;
     std::vector<std::unique_ptr<worker>> workers_;
     uint32_t threads_ = 1;
     bool in_process_ = false;

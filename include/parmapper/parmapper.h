@@ -41,7 +41,7 @@
  * are opaque and options have setters. Nothing here installs a signal handler,
  * and a dead worker never delivers SIGPIPE to the caller.
  *
- * Linux only (fork, pipe2, prctl). Since: 0.1 for everything in this file.
+ * Linux only (fork, pipe2, prctl, pidfd). Since: 0.1 unless an entry says 0.2.
  */
 #ifndef PARMAPPER_H
 #define PARMAPPER_H
@@ -67,11 +67,12 @@ enum {
     PM_ESTATE = -3,     /* call not allowed in the object's current state */
     PM_EIO = -4,        /* transport failure: a bad or truncated frame from a worker */
     PM_EWORKER = -5,    /* a worker process died (signal or exit) holding items */
-    PM_ECANCELED = -6,  /* reserved for cancellation; not returned in 0.1 */
+    PM_ECANCELED = -6,  /* the map was cancelled (pm_map_cancel; since 0.2) */
     PM_EINTERNAL = -7,  /* a bug in libparmapper; the message says where */
     PM_EITEM = -8,      /* the work function reported failure for an item */
     PM_EINPUT = -9,     /* the input callback reported failure */
-    PM_ESYS = -10       /* a system call failed (fork, pipe, thread creation) */
+    PM_ESYS = -10,      /* a system call failed (fork, pipe, thread creation) */
+    PM_ETIMEOUT = -11   /* an item ran past the item timeout (since 0.2) */
 };
 
 /* Error modes: what a failed item does to the map (pm_options_set_error_mode). */
@@ -143,6 +144,16 @@ typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
  * when known, else the total hint, else PM_TOTAL_UNKNOWN). */
 typedef void (*pm_progress_fn)(uint64_t done, uint64_t total, void *user_data);
 
+/* Worker hooks (since 0.2), see pm_options_set_worker_hooks(). init runs once
+ * in each worker before its first item, with the worker's id (0 to
+ * processes - 1; a replacement worker takes the id of the one it replaces);
+ * it may set *state (initially NULL), which the work function reads with
+ * pm_sink_worker_state(). Return 0, or nonzero to make the worker exit: its
+ * items then fail like those of a worker that died. exit runs once when the
+ * worker stops normally (not when it crashes or is killed), with the state. */
+typedef int (*pm_worker_init_fn)(uint32_t worker_id, void **state, void *user_data);
+typedef void (*pm_worker_exit_fn)(uint32_t worker_id, void *state, void *user_data);
+
 /* ------------------------------------------------------------------------ */
 /* Version and errors. All of these: any thread, never fail. */
 
@@ -212,6 +223,44 @@ PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
 PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
                                    void *user_data);
 
+/* Faults and recycling (since 0.2). These apply to maps that run on worker
+ * processes; an in-process map (one process, or PM_ERRORS_INLINE) cannot
+ * kill or replace its work function and ignores them. See "Failure
+ * semantics" in the README for the whole story. */
+
+/* Item timeout in milliseconds (0, the default: none). An item that runs
+ * longer fails with PM_ETIMEOUT and its worker is killed (and replaced when
+ * the map goes on). Checked about every timeout/4 (at least every 100 ms,
+ * at most every 10 ms), so an item is stopped within about 1.25 x timeout.
+ * At most 2^32 - 1 ms. */
+PM_API int pm_options_set_item_timeout(pm_options *opts, uint64_t ms);
+/* Retries for items whose worker died or timed out (default 0, at most
+ * 1000). An item that was running when its worker crashed or timed out is
+ * charged one attempt; it is run again, alone in a chunk, on a replacement
+ * worker until it succeeds or has failed retries + 1 times, and its error
+ * then says how many attempts were made. Items of the dead worker's chunks
+ * that were not running are run again without being charged. Items whose
+ * work function *returned* a failure are never retried. With retries > 0,
+ * the parent keeps a copy of the items in flight. Works in every error mode:
+ * in PM_ERRORS_RAISE only an item out of attempts ends the map. */
+PM_API int pm_options_set_retries(pm_options *opts, uint32_t n);
+/* Recycling: replace a worker once it has run at least n items (0, the
+ * default: never). The worker is retired at a chunk boundary, so it may run
+ * up to about two chunks more before it stops; nothing is lost or repeated. */
+PM_API int pm_options_set_max_items_per_worker(pm_options *opts, uint64_t n);
+/* Recycling: replace a worker once its resident memory exceeds bytes (0, the
+ * default: never), checked after each chunk it returns (at most every 10 ms
+ * per worker) from /proc. Like the count above, at a chunk boundary. */
+PM_API int pm_options_set_max_worker_rss(pm_options *opts, uint64_t bytes);
+/* Hooks run in each worker: init before its first item, exit when it stops
+ * normally (see pm_worker_init_fn). NULL for either to skip it. user_data is
+ * the fork-time copy in a worker, like the work function's. For a pool they
+ * are taken from pm_pool_create()'s options, and pm_pool_map() ignores them.
+ * In-process maps run init and exit once, on the thread that runs the items
+ * (worker id 0). */
+PM_API int pm_options_set_worker_hooks(pm_options *opts, pm_worker_init_fn init,
+                                       pm_worker_exit_fn exit, void *user_data);
+
 /* ------------------------------------------------------------------------ */
 /* Inputs. An input is consumed by the pm_map_create()/pm_pool_map() call it
  * is passed to, whether that call succeeds or fails: do not use or destroy it
@@ -259,6 +308,12 @@ PM_API int pm_sink_reserve(pm_sink *out, size_t len, void **buf);
 /* Message reported with the item if the work function returns nonzero
  * (copied; the result bytes are then discarded). @return PM_OK, PM_EINVAL. */
 PM_API int pm_sink_set_error(pm_sink *out, const char *message);
+/* The id of the worker running this item (0 to processes - 1; 0 in-process).
+ * NULL: 0. Since 0.2. */
+PM_API uint32_t pm_sink_worker_id(const pm_sink *out);
+/* The state the worker's init hook set, or NULL. Shared by the worker's
+ * threads. NULL out: NULL. Since 0.2. */
+PM_API void *pm_sink_worker_state(const pm_sink *out);
 
 /* ------------------------------------------------------------------------ */
 /* One-shot maps. */
@@ -278,10 +333,12 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
 /* Step the map. On PM_OK, *index is the item's index and *data and *len its
  * result, valid until the next pm_map_next() or pm_map_destroy() on this map.
  * On PM_DONE every result has been delivered. A negative code is a failure:
- * - PM_EITEM (the work function failed the item) or PM_EWORKER (its worker
- *   died: pm_map_error() names the signal or exit status and the lost items):
- *   *index is the item. In PM_ERRORS_RETURN mode the map goes on; in the
- *   other modes it is over.
+ * - PM_EITEM (the work function failed the item), PM_EWORKER (its worker
+ *   died: pm_map_error() names the signal or exit status and the lost items)
+ *   or PM_ETIMEOUT (it ran past the item timeout; since 0.2): *index is the
+ *   item. In PM_ERRORS_RETURN mode the map goes on; in the other modes it is
+ *   over.
+ * - PM_ECANCELED (since 0.2): pm_map_cancel() was called; the map is over.
  * - PM_EINPUT (the input callback failed; *index is the position it was
  *   filling), PM_EIO, PM_ESYS, PM_ENOMEM, PM_EINTERNAL: the map is over.
  * On PM_DONE and on failures *data is NULL and *len 0. Any output pointer
@@ -305,6 +362,19 @@ PM_API const char *pm_map_error(const pm_map *map);
  * bound) and discards them. No callback runs after this returns. NULL: no-op.
  * Thread-safety: not concurrently with pm_map_next() on the same map. */
 PM_API void pm_map_destroy(pm_map *map);
+
+/* Cancel the map from any thread, including while another thread is blocked
+ * in pm_map_next() on it (since 0.2). The feeder stops, and the workers are
+ * killed and reaped (a pool map's workers that hold chunks are killed and
+ * replaced, so the pool stays whole); pm_map_next() then returns PM_ECANCELED
+ * (a call blocked in it returns within about a second, even if a work
+ * function never returns), and so do later calls. Results already delivered
+ * stay valid until the next step. The map must still be destroyed, by one
+ * thread, once no pm_map_next() call is running on it. A map running in the
+ * calling process (one process and one thread, or PM_ERRORS_INLINE) stops
+ * at the next item boundary: a work function that never returns cannot be
+ * interrupted there. Idempotent. @return PM_OK, PM_EINVAL (NULL map). */
+PM_API int pm_map_cancel(pm_map *map);
 
 /* ------------------------------------------------------------------------ */
 /* Pools: workers forked once and reused by several maps, one map at a time. */

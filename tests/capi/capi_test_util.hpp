@@ -160,7 +160,7 @@ inline std::vector<Step> drain(pm_map *m, bool keep_going = false,
         out.push_back(next_step(m));
         const int rc = out.back().status;
         if (rc == PM_DONE) break;
-        if (rc < 0 && !(keep_going && (rc == PM_EITEM || rc == PM_EWORKER))) break;
+        if (rc < 0 && !(keep_going && (rc == PM_EITEM || rc == PM_EWORKER || rc == PM_ETIMEOUT))) break;
         if (out.size() > limit) {
             ADD_FAILURE() << "map yielded more than " << limit << " steps";
             break;

@@ -1,0 +1,340 @@
+#include "spawner.hpp"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "activity_board.hpp"
+#include "errors.hpp"
+#include "sys_io.hpp"
+#include "worker_loop.hpp"
+
+namespace pm::core {
+
+namespace {
+
+// Messages on the template's socket (SOCK_SEQPACKET: one message per send).
+enum : uint32_t { op_spawn = 1, op_spawned = 2, op_exited = 3 };
+
+// op_spawned's pid when no worker was started: which step failed.
+enum : int32_t { failed_fork = -1, failed_receive = -2, failed_pidfd = -3 };
+
+struct message {
+    uint32_t op;
+    uint32_t worker_id;
+    int32_t pid;    // op_spawned, op_exited
+    int32_t value;  // op_spawned: errno of a failed fork (0: ok); op_exited: wait status
+};
+
+constexpr int max_passed_fds = 3;
+
+int sys_pidfd_open(pid_t pid) noexcept {
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always CLOEXEC
+}
+
+bool send_message(int sock, const message& m, const int* fds, int nfds) noexcept {
+    struct iovec iov = {const_cast<message*>(&m), sizeof m};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)];
+    if (nfds > 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    ssize_t n;
+    do {
+        n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n == static_cast<ssize_t>(sizeof m);
+}
+
+// Receives one message and up to max_passed_fds descriptors (CLOEXEC).
+// Returns 1 for a message, 0 at end of stream, -1 on error or a bad message,
+// -2 for a message whose descriptors could not be received (EMFILE).
+int receive_message(int sock, message* m, unique_fd* fds, int* nfds) noexcept {
+    struct iovec iov = {m, sizeof *m};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int count = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int k = 0; k < count; ++k) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+            if (*nfds < max_passed_fds)
+                fds[(*nfds)++].reset(fd);
+            else
+                ::close(fd);
+        }
+    }
+    if (n == 0)
+        return 0;
+    if (n != static_cast<ssize_t>(sizeof *m) || (msg.msg_flags & MSG_TRUNC))
+        return -1;
+    return (msg.msg_flags & MSG_CTRUNC) ? -2 : 1;
+}
+
+struct template_child {
+    pid_t pid;
+    int pidfd;
+    uint32_t id;
+};
+
+// In a new worker, forked by the template: set up and run the worker loop.
+[[noreturn]] void run_worker_process(const worker_recipe& recipe, pid_t template_pid,
+                                     const struct sigaction& host_sigchld, uint32_t id,
+                                     unique_fd* fds) {
+    if (recipe.daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != template_pid)
+            ::_exit(worker_exit_channel);
+    }
+    // The work function sees the caller's SIGCHLD disposition, as in the caller.
+    ::sigaction(SIGCHLD, &host_sigchld, nullptr);
+    int task_fd = fds[0].release();
+    int result_fd = fds[1].release();
+    activity_board board = activity_board::attach(fds[2].release(), recipe.threads);
+    remember_outer_links(task_fd, result_fd);
+    worker_exit code = run_worker_loop(task_fd, result_fd, recipe.work, recipe.threads, id,
+                                       board.size() ? &board : nullptr);
+    ::_exit(code);
+}
+
+// The template's main loop: fork workers on request, report their exits.
+// Single-threaded, and logs nothing (the logger's lock may have been held by
+// another thread of the caller when we were forked).
+[[noreturn]] void run_template(int sock, const worker_recipe& recipe, pid_t host) {
+    close_outer_links();
+    if (recipe.daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != host)
+            ::_exit(0);
+    }
+    // A handler the caller installed for SIGCHLD must not run here and reap
+    // our workers before we do; workers get it back.
+    struct sigaction host_sigchld, dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGCHLD, &dfl, &host_sigchld);
+    const pid_t self = ::getpid();
+
+    std::vector<template_child> children;
+    std::vector<struct pollfd> pfds;
+    for (;;) {
+        pfds.clear();
+        pfds.push_back({sock, POLLIN, 0});
+        for (const auto& c : children)
+            pfds.push_back({c.pidfd, POLLIN, 0});
+        if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (size_t k = children.size(); k-- > 0;) {
+            if (!pfds[k + 1].revents)
+                continue;
+            int st = 0;
+            pid_t r;
+            do {
+                r = ::waitpid(children[k].pid, &st, WNOHANG);
+            } while (r < 0 && errno == EINTR);
+            if (r == 0)
+                continue;
+            message m = {op_exited, children[k].id, children[k].pid, r > 0 ? st : 0};
+            send_message(sock, m, nullptr, 0);
+            ::close(children[k].pidfd);
+            children.erase(children.begin() + static_cast<long>(k));
+        }
+        if (!pfds[0].revents)
+            continue;
+        message req;
+        unique_fd fds[max_passed_fds];
+        int nfds = 0;
+        int got = receive_message(sock, &req, fds, &nfds);
+        if (got == 0 || got == -1)
+            break;  // the pool is closing (or its caller died)
+        if (req.op != op_spawn || nfds != max_passed_fds) {
+            message m = {op_spawned, req.worker_id, failed_receive, got == -2 ? EMFILE : EINVAL};
+            send_message(sock, m, nullptr, 0);
+            continue;
+        }
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(sock);
+            for (const auto& c : children)
+                ::close(c.pidfd);
+            run_worker_process(recipe, self, host_sigchld, req.worker_id, fds);
+        }
+        if (pid < 0) {
+            message m = {op_spawned, req.worker_id, failed_fork, errno};
+            send_message(sock, m, nullptr, 0);
+            continue;
+        }
+        int pidfd = sys_pidfd_open(pid);
+        if (pidfd < 0) {
+            // Without a pidfd the pool cannot watch the worker: refuse it.
+            int err = errno;
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            message m = {op_spawned, req.worker_id, failed_pidfd, err};
+            send_message(sock, m, nullptr, 0);
+            continue;
+        }
+        children.push_back({pid, pidfd, req.worker_id});
+        message m = {op_spawned, req.worker_id, pid, 0};
+        send_message(sock, m, &pidfd, 1);
+    }
+    // The pool is gone: wait for the workers it left (stopped, killed, or,
+    // without daemon, finishing on their own) so none becomes a zombie.
+    for (const auto& c : children)
+        while (::waitpid(c.pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    ::_exit(0);
+}
+
+}  // namespace
+
+struct spawner::reply {
+    message m;
+    unique_fd fd;
+};
+
+spawner::spawner(const worker_recipe& recipe) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        throw_system_error("socketpair", errno);
+    unique_fd ours(sv[0]), theirs(sv[1]);
+    const pid_t host = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_system_error("fork", errno);
+    if (pid == 0) {
+        ours.reset();
+        run_template(theirs.get(), recipe, host);
+    }
+    template_ = child_process(pid);
+    sock_ = std::move(ours);
+}
+
+void spawner::close() noexcept {
+    std::lock_guard<std::mutex> hold(mutex_);
+    sock_.reset();
+    template_.reap_until(monotonic_ns() + 2'000'000'000ull);
+    template_.kill_and_reap();
+}
+
+bool spawner::read_reply(int timeout_ms, reply* out) {
+    if (!sock_)
+        return false;
+    struct pollfd p = {sock_.get(), POLLIN, 0};
+    int rc;
+    do {
+        rc = ::poll(&p, 1, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    if (rc <= 0)
+        return false;
+    unique_fd fds[max_passed_fds];
+    int nfds = 0;
+    int got = receive_message(sock_.get(), &out->m, fds, &nfds);
+    if (got == 0 || got == -1) {
+        sock_.reset();  // the template is gone: nothing more will come
+        return false;
+    }
+    if (out->m.op == op_exited) {
+        exits_[out->m.pid] = out->m.value;
+    } else if (nfds > 0) {
+        out->fd = std::move(fds[0]);
+    }
+    return true;
+}
+
+spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    if (!sock_)
+        throw error(PM_ESYS, "the pool's template process is gone; no worker can be started");
+    message req = {op_spawn, id, 0, 0};
+    int fds[max_passed_fds] = {task_read_fd, result_write_fd, board_fd};
+    if (!send_message(sock_.get(), req, fds, max_passed_fds))
+        throw_system_error("sending a spawn request to the template process", errno);
+    const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
+    for (;;) {
+        uint64_t now = monotonic_ns();
+        reply r;
+        if (now >= deadline ||
+            !read_reply(static_cast<int>((deadline - now) / 1'000'000 + 1), &r))
+            throw error(PM_ESYS, "the pool's template process did not start worker " +
+                                     std::to_string(id));
+        if (r.m.op != op_spawned)
+            continue;
+        if (r.m.pid <= 0)
+            throw_system_error(r.m.pid == failed_fork      ? "fork (in the template process)"
+                               : r.m.pid == failed_pidfd ? "pidfd_open (in the template process)"
+                                                         : "passing descriptors to the template process",
+                               r.m.value ? r.m.value : EIO);
+        if (!r.fd)  // it runs, but we could not take its pidfd: it ends at
+                    // the end of its task stream, when our ends close
+            throw_system_error("receiving a worker's pidfd", EMFILE);
+        spawned_worker w;
+        w.pid = r.m.pid;
+        w.pidfd = std::move(r.fd);
+        return w;
+    }
+}
+
+bool spawner::wait_status(pid_t pid, uint64_t deadline_ns, int* status) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    for (;;) {
+        auto it = exits_.find(pid);
+        if (it != exits_.end()) {
+            *status = it->second;
+            exits_.erase(it);
+            return true;
+        }
+        uint64_t now = monotonic_ns();
+        if (now >= deadline_ns)
+            return false;
+        reply r;
+        if (!read_reply(static_cast<int>((deadline_ns - now) / 1'000'000 + 1), &r) && !sock_)
+            return false;
+    }
+}
+
+void kill_by_pidfd(int pidfd) noexcept {
+    if (pidfd >= 0)
+        ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+}
+
+bool pidfd_exited(int pidfd) noexcept {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    int rc;
+    do {
+        rc = ::poll(&p, 1, 0);
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0;
+}
+
+}  // namespace pm::core
