@@ -53,7 +53,9 @@ namespace pm {
  *   a reference). It runs in the workers, which are forked by this call and
  *   see the program's memory as it is now; its writes stay in the worker.
  *   With processes(1) or errors::inline_ it runs in this process. With
- *   threads(n > 1) it is called on several threads at once.
+ *   threads(n > 1) it is called on several threads at once. Each call gets
+ *   its own copy of the item, as an lvalue: f may take it by value, by
+ *   const reference, or by reference to change it.
  * items: any range (begin/end; pm::subrange for an iterator pair,
  *   pm::generate for a generator). An lvalue range is referenced and must
  *   outlive the returned range, unchanged; an rvalue range is moved in. A

@@ -4,8 +4,11 @@
 // input range and the progress callback.
 #include "cpp_test_util.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <optional>
 #include <stdexcept>
@@ -300,6 +303,58 @@ TEST_P(WorkerDeath, ReturnModeReportsTheLostItemsAndGoesOn) {
     }
     EXPECT_EQ(n, 20u);
     EXPECT_TRUE(five_failed);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, RetriedItemSurvivesOneCrash) {
+    // The first worker to run item 5 dies; the retry runs on a replacement,
+    // which sees the marker file and lives.
+    char path[] = "/tmp/pm-cpp-retry-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    unlink(path);
+    const std::string marker = path;
+    auto f = [&marker](int x) {
+        if (x == 5 && access(marker.c_str(), F_OK) != 0) {
+            const int m = open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+            if (m >= 0) close(m);
+            kill(getpid(), SIGKILL);
+        }
+        return x * 3;
+    };
+    std::vector<int> expected;
+    for (int x : iota(12)) expected.push_back(x * 3);
+    EXPECT_EQ(pm::to_vector(pm::map(f, iota(12), opts().chunksize(1).retries(1))), expected);
+    unlink(path);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, ItemPastTheTimeoutFailsAsTimedOut) {
+    auto f = [](int x) {
+        if (x == 3) sleep(30);  // killed long before
+        return x;
+    };
+    auto timed = opts().chunksize(1).item_timeout(std::chrono::milliseconds(300));
+    size_t n = 0;
+    for (auto& r : pm::map(f, iota(8), timed.errors(pm::errors::return_))) {
+        if (n == 3) {
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error().kind(), pm::failure::timed_out);
+            EXPECT_EQ(r.error().status(), PM_ETIMEOUT);
+        } else {
+            EXPECT_EQ(r.value(), int(n));
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 8u);
+    try {
+        pm::to_vector(pm::map(f, iota(8), timed));
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.kind(), pm::failure::timed_out);
+        EXPECT_EQ(e.index(), 3u);
+    }
     EXPECT_TRUE(pmtest::no_children());
 }
 

@@ -106,6 +106,17 @@ TEST_P(Map, RangesOfEveryShape) {
     EXPECT_TRUE(pm::to_vector(pm::map(twice, std::list<std::string>{}, opts())).empty());
 }
 
+TEST_P(Map, FunctionMayTakeItsItemByReferenceAndChangeIt) {
+    const std::vector<std::string> words{"a", "bb", "ccc"};
+    auto shout = [](std::string& w) {
+        w += "!";
+        return w;
+    };
+    EXPECT_EQ(pm::to_vector(pm::map(shout, words, opts())),
+              (std::vector<std::string>{"a!", "bb!", "ccc!"}));
+    EXPECT_EQ(words[0], "a");  // the caller's items are never changed
+}
+
 struct point {  // trivially copyable, no serialize(): travels as its bytes
     int x;
     double y;

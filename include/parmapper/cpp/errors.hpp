@@ -36,6 +36,7 @@ enum class failure {
     exception,    // the work function threw (in a worker, or in the caller)
     worker_died,  // the worker process running the item died (PM_EWORKER)
     bad_result,   // the result's bytes did not decode into the result type
+    timed_out,    // the item ran past the C API's item timeout (PM_ETIMEOUT)
 };
 
 /* One item failed: thrown by the iteration of a map in the `raise` error
@@ -49,13 +50,13 @@ enum class failure {
  * - message(): the thrown exception's what() (empty if it was not a
  *   std::exception), or what happened to the worker or to the decoding.
  * what() combines them: "item 7: std::out_of_range: vector::_M_range_check".
- * status() is PM_EWORKER for worker_died and PM_EITEM otherwise.
+ * status() is PM_EWORKER for worker_died, PM_ETIMEOUT for timed_out and
+ * PM_EITEM otherwise.
  * Since: 0.2 */
 class worker_error : public error {
 public:
     worker_error(failure kind, uint64_t index, std::string type_name, std::string message)
-        : error(kind == failure::worker_died ? PM_EWORKER : PM_EITEM,
-                describe(kind, index, type_name, message)),
+        : error(status_of(kind), describe(kind, index, type_name, message)),
           kind_(kind),
           index_(index),
           type_name_(std::move(type_name)),
@@ -67,6 +68,17 @@ public:
     const std::string& message() const noexcept { return message_; }
 
 private:
+    static int status_of(failure kind) noexcept {
+        switch (kind) {
+        case failure::worker_died:
+            return PM_EWORKER;
+        case failure::timed_out:
+            return PM_ETIMEOUT;
+        default:
+            return PM_EITEM;
+        }
+    }
+
     static std::string describe(failure kind, uint64_t index, const std::string& type_name,
                                 const std::string& message) {
         std::string s = "item " + std::to_string(index) + ": ";
@@ -79,6 +91,9 @@ private:
             break;
         case failure::bad_result:
             s += "result did not decode";
+            break;
+        case failure::timed_out:
+            s += "timed out";
             break;
         }
         if (!message.empty())

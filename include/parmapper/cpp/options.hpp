@@ -3,6 +3,7 @@
 #ifndef PARMAPPER_CPP_OPTIONS_HPP
 #define PARMAPPER_CPP_OPTIONS_HPP
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -67,6 +68,8 @@ struct option_values {
     std::optional<uint64_t> total;  // unset: the input's length when it has one
     size_t max_in_flight = 0;       // 0: automatic
     std::function<void(uint64_t, uint64_t)> on_progress;
+    uint64_t item_timeout_ms = 0;  // 0: none
+    uint32_t retries = 0;
 };
 
 template <class E>
@@ -154,6 +157,22 @@ public:
      * stops the map and propagates out of the iteration. */
     basic_options& on_progress(std::function<void(uint64_t done, uint64_t total)> fn) {
         v_.on_progress = std::move(fn);
+        return *this;
+    }
+
+    /* An item that runs longer fails (pm::failure::timed_out) and its worker
+     * is killed and replaced; 0 (default): no limit. Only for maps on worker
+     * processes: an in-process map cannot interrupt its function. */
+    basic_options& item_timeout(std::chrono::milliseconds limit) {
+        v_.item_timeout_ms = limit.count() > 0 ? static_cast<uint64_t>(limit.count()) : 0;
+        return *this;
+    }
+
+    /* Runs an item again, on a replacement worker, when its worker died or it
+     * timed out, up to n more times (default 0). An item whose function
+     * threw is never retried. */
+    basic_options& retries(uint32_t n) {
+        v_.retries = n;
         return *this;
     }
 

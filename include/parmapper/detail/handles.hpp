@@ -51,6 +51,8 @@ inline unique_options make_c_options(const option_values& v, int error_mode,
     check(pm_options_set_total(raw, v.total ? *v.total : total_hint), "pm_options_set_total");
     check(pm_options_set_max_in_flight(raw, v.max_in_flight), "pm_options_set_max_in_flight");
     check(pm_options_set_error_mode(raw, error_mode), "pm_options_set_error_mode");
+    check(pm_options_set_item_timeout(raw, v.item_timeout_ms), "pm_options_set_item_timeout");
+    check(pm_options_set_retries(raw, v.retries), "pm_options_set_retries");
     return o;
 }
 

@@ -133,9 +133,10 @@ public:
             return item_failed(worker_error(failure::exception, index, std::move(d.type_name),
                                             std::move(d.message)));
         }
-        if (status == PM_EWORKER)
-            return item_failed(
-                worker_error(failure::worker_died, index, std::string(), std::move(message)));
+        if (status == PM_EWORKER || status == PM_ETIMEOUT)
+            return item_failed(worker_error(
+                status == PM_EWORKER ? failure::worker_died : failure::timed_out, index,
+                std::string(), std::move(message)));
         // The map is over: the input failed, or the library did.
         stop();
         if (status == PM_EINPUT && input_->failure())

@@ -68,7 +68,9 @@ private:
 template <class Item, class Call>
 class work_state final : public work_base {
 public:
-    using result_type = decltype(std::declval<Call&>()(std::declval<Item>()));
+    // The item is passed as an lvalue (a fresh copy per call), so f may take
+    // it by value, by const reference or by reference to change it.
+    using result_type = decltype(std::declval<Call&>()(std::declval<Item&>()));
 
     explicit work_state(Call call) : call_(std::move(call)) {}
 
@@ -78,7 +80,7 @@ public:
         auto* me = static_cast<work_state*>(self);
         try {
             Item value = decode_item<Item>(item, len);
-            const result_type r = me->call_(std::move(value));
+            const result_type r = me->call_(value);
             encode_result<result_type>(r, out);
             return 0;
         } catch (...) {
