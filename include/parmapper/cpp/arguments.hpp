@@ -124,6 +124,9 @@ struct with_index_t {
 };
 inline constexpr with_index_t with_index{};
 
+/* What a map yields with pm::with_index: the item's position in the input
+ * (from 0) and its value (a result, or a pm::result<T> in the return_ mode).
+ * Since: 0.2 */
 template <class T>
 struct indexed {
     uint64_t index;
