@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -65,6 +66,26 @@ struct greedy {
             std::string more;
             ar(more);
         }
+    }
+};
+
+// Encodes a member with the layer's own codec from inside its save(): the
+// per-thread stream is then in use, and the nested call must get another.
+struct nested {
+    std::string text;
+    template <class Archive>
+    void save(Archive& ar) const {
+        std::string inner;
+        pm::detail::encode_item(text, inner);
+        ar(inner, text.size());
+    }
+    template <class Archive>
+    void load(Archive& ar) {
+        std::string inner;
+        size_t size = 0;
+        ar(inner, size);
+        text = pm::detail::decode_item<std::string>(inner.data(), inner.size());
+        if (text.size() != size) throw std::runtime_error("nested decode lost bytes");
     }
 };
 
@@ -161,6 +182,16 @@ TEST_P(Results, UserStructsAsItems) {
     std::vector<std::string> expected;
     for (const auto& r : rects) expected.push_back(perimeter(r));
     EXPECT_EQ(pm::to_vector(pm::map(perimeter, rects, opts())), expected);
+}
+
+TEST_P(Results, SerializersMayUseTheCodecThemselves) {
+    auto got = pm::to_vector(pm::map(
+        [](const shapes::nested& n) { return shapes::nested{n.text + "/" + n.text}; },
+        std::vector<shapes::nested>{{"a"}, {"bc"}, {""}}, opts()));
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].text, "a/a");
+    EXPECT_EQ(got[1].text, "bc/bc");
+    EXPECT_EQ(got[2].text, "/");
 }
 
 TEST_P(Results, ResultThatDoesNotDecodeFailsTheItemInRaiseMode) {

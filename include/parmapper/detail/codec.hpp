@@ -15,6 +15,7 @@
 #include <exception>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <streambuf>
@@ -106,6 +107,39 @@ private:
     pm_sink* out_;
 };
 
+// A stream over buf for one encode or decode. Constructing a std::ostream or
+// std::istream costs more than encoding a short string, so each thread keeps
+// one of each and points it at the buffer for the call; a nested use (a
+// serialize function that encodes in turn) gets a fresh stream instead.
+template <class Stream>
+class stream_over {
+public:
+    explicit stream_over(std::streambuf* buf) {
+        Stream& kept = kept_stream();
+        if (kept.rdbuf() == nullptr) {
+            stream_ = &kept;
+        } else {
+            fresh_.emplace(nullptr);
+            stream_ = &*fresh_;
+        }
+        stream_->rdbuf(buf);  // also clears the state flags
+    }
+    ~stream_over() { stream_->rdbuf(nullptr); }
+    stream_over(const stream_over&) = delete;
+    stream_over& operator=(const stream_over&) = delete;
+
+    Stream& get() noexcept { return *stream_; }
+
+private:
+    static Stream& kept_stream() {
+        thread_local Stream s(nullptr);
+        return s;
+    }
+
+    std::optional<Stream> fresh_;
+    Stream* stream_;
+};
+
 // ---------------------------------------------------------------------------
 // What can travel.
 
@@ -184,8 +218,8 @@ void encode_item(const Item& item, std::string& out) {
         out.append(reinterpret_cast<const char*>(std::addressof(item)), sizeof(Item));
     } else if constexpr (is_encodable_item_v<Item>) {
         string_streambuf buf(out);
-        std::ostream os(&buf);
-        cereal::BinaryOutputArchive archive(os);
+        stream_over<std::ostream> os(&buf);
+        cereal::BinaryOutputArchive archive(os.get());
         archive(item);
     }
 }
@@ -201,8 +235,8 @@ Item decode_item(const void* data, size_t len) {
         std::memcpy(static_cast<void*>(std::addressof(item)), data, sizeof(Item));
     } else if constexpr (is_encodable_item_v<Item>) {
         span_streambuf buf(data, len);
-        std::istream is(&buf);
-        cereal::BinaryInputArchive archive(is);
+        stream_over<std::istream> is(&buf);
+        cereal::BinaryInputArchive archive(is.get());
         archive(item);
         if (buf.remaining() != 0)
             throw std::length_error(std::to_string(buf.remaining()) +
@@ -222,8 +256,8 @@ void encode_result(const R& value, pm_sink* out) {
             throw std::runtime_error(std::string("pm_sink_write: ") + pm_last_error());
     } else if constexpr (is_encodable_result_v<R>) {
         sink_streambuf buf(out);
-        std::ostream os(&buf);
-        cereal::BinaryOutputArchive archive(os);
+        stream_over<std::ostream> os(&buf);
+        cereal::BinaryOutputArchive archive(os.get());
         archive(value);
     }
 }
@@ -241,8 +275,8 @@ std::string decode_result(const void* data, size_t len, R& out) noexcept {
             std::memcpy(static_cast<void*>(std::addressof(out)), data, sizeof(R));
         } else if constexpr (is_encodable_result_v<R>) {
             span_streambuf buf(data, len);
-            std::istream is(&buf);
-            cereal::BinaryInputArchive archive(is);
+            stream_over<std::istream> is(&buf);
+            cereal::BinaryInputArchive archive(is.get());
             archive(out);
             if (buf.remaining() != 0)
                 return std::to_string(buf.remaining()) + " of the result's " +
