@@ -4,7 +4,8 @@
  * delivery). Each item is a uint64_t x and its result is x * 2 + 1, with the
  * automatic chunk size. Four ways: array or pull (generator) input, ordered
  * or unordered results; next to them, a serial loop of the same work in the
- * same run. Each figure is the median of several runs; every run's results
+ * same run. A fifth way repeats "array, ordered" with the built-in progress
+ * bar on (its lines go to stderr), to show what the bar costs. Each figure is the median of several runs; every run's results
  * are checked.
  *
  * Usage: trivial_items [items [processes [runs]]]
@@ -90,7 +91,7 @@ static int check(const uint64_t *results, size_t n, const char *what)
 /* One timed map. Returns its wall time in seconds, or a negative value after
  * printing why it failed. */
 static double run_map(const uint64_t *items, uint64_t *results, size_t count,
-                      uint32_t processes, int pull_input, int ordered)
+                      uint32_t processes, int pull_input, int ordered, int bar)
 {
     pm_options *opts = NULL;
     pm_input *in = NULL;
@@ -107,6 +108,8 @@ static double run_map(const uint64_t *items, uint64_t *results, size_t count,
         rc = pm_options_set_processes(opts, processes);
     if (rc == PM_OK)
         rc = pm_options_set_ordered(opts, ordered);
+    if (rc == PM_OK && bar)
+        rc = pm_options_set_progress_bar(opts, 1, "trivial_items");
     if (rc == PM_OK) {
         if (pull_input) {
             cur = malloc(sizeof *cur);
@@ -176,12 +179,13 @@ int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
-        int pull, ordered;
+        int pull, ordered, bar;
     } modes[] = {
-        {"array, ordered", 0, 1},
-        {"array, unordered", 0, 0},
-        {"pull, ordered", 1, 1},
-        {"pull, unordered", 1, 0},
+        {"array, ordered", 0, 1, 0},
+        {"array, unordered", 0, 0, 0},
+        {"pull, ordered", 1, 1, 0},
+        {"pull, unordered", 1, 0, 0},
+        {"array, ordered, bar", 0, 1, 1},
     };
     unsigned long count = 1000000, processes = 0, runs = 5;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -219,8 +223,8 @@ int main(int argc, char **argv)
     printf("libparmapper %s, trivial items: %lu uint64 items, work x*2+1, chunk size auto\n"
            "processes: %lu, online CPUs: %ld, median of %lu runs\n\n",
            pm_version_string(), count, processes, cpus, runs);
-    printf("%-18s %14s %12s %16s\n", "", "M items/s", "seconds", "speed vs serial");
-    printf("%-18s %14.2f %12.6f %16s\n", "serial loop", (double)count / serial / 1e6, serial,
+    printf("%-20s %14s %12s %16s\n", "", "M items/s", "seconds", "speed vs serial");
+    printf("%-20s %14.2f %12.6f %16s\n", "serial loop", (double)count / serial / 1e6, serial,
            "1");
     fflush(stdout);
 
@@ -228,13 +232,13 @@ int main(int argc, char **argv)
         for (r = 0; r < runs; r++) {
             memset(results, 0, count * sizeof *results);
             t = run_map(items, results, count, (uint32_t)processes, modes[m].pull,
-                        modes[m].ordered);
+                        modes[m].ordered, modes[m].bar);
             if (t < 0 || check(results, count, modes[m].name) != 0)
                 return 1;
             times[r] = t;
         }
         t = median(times, runs);
-        printf("%-18s %14.2f %12.6f %16.4f\n", modes[m].name, (double)count / t / 1e6, t,
+        printf("%-20s %14.2f %12.6f %16.4f\n", modes[m].name, (double)count / t / 1e6, t,
                serial / t);
         fflush(stdout);
     }

@@ -1,6 +1,8 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -10,14 +12,18 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "child_process.hpp"
+#include "capi_internal.hpp"
 #include "errors.hpp"
 #include "input_source.hpp"
 #include "item_runner.hpp"
 #include "logging.hpp"
 #include "map_engine.hpp"
 #include "parmapper.h"
+#include "progress_bar.hpp"
 #include "settings.hpp"
 #include "sys_io.hpp"
 #include "worker_pool.hpp"
@@ -110,6 +116,7 @@ struct pool_core {
     std::shared_ptr<user_data_owner> owner;
     std::shared_ptr<pm::core::worker_pool> workers;  // null: maps run in-process
     bool in_use = false;
+    uint64_t incarnation = pm::core::process_incarnation();
 };
 
 struct pm_pool {
@@ -133,9 +140,17 @@ struct pm_map {
     std::mutex gate;
     std::condition_variable left;
     int in_next = 0;
+    std::thread::id stepping;       // the thread in pm_map_next(), if any
+    bool destroy_deferred = false;  // destroyed by a callback of its own step
+    uint64_t incarnation = pm::core::process_incarnation();
+    std::unique_ptr<pm::core::progress_bar> bar;  // null unless asked for
 
     ~pm_map() {
+        // The bar's last line comes after the workers are gone, so it is last.
+        const uint64_t total = bar && engine ? engine->total() : 0;
         engine.reset();
+        if (bar)
+            bar->finish(delivered, total, pm::core::progress_end::stopped);
         if (pool)
             pool->in_use = false;
     }
@@ -152,6 +167,12 @@ std::unique_ptr<pm::core::map_engine> start_engine(const map_settings& s, const 
         return pm::core::start_direct_map(s, work, std::move(source));
     auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s));
     return pm::core::start_pool_map(std::move(workers), true, s, std::move(source));
+}
+
+std::unique_ptr<pm::core::progress_bar> make_bar(const map_settings& s) {
+    if (!s.progress_bar)
+        return nullptr;
+    return std::make_unique<pm::core::progress_bar>(s.progress_label, STDERR_FILENO);
 }
 
 }  // namespace
@@ -303,6 +324,16 @@ int pm_options_set_worker_hooks(pm_options* opts, pm_worker_init_fn init, pm_wor
     return PM_OK;
 }
 
+int pm_options_set_progress_bar(pm_options* opts, int enable, const char* label) {
+    PM_CHECK_OPTS("pm_options_set_progress_bar");
+    return guard([&]() -> int {
+        std::string copy = enable ? pm::core::sanitize_label(label) : std::string();
+        opts->settings.progress_bar = enable != 0;
+        opts->settings.progress_label = std::move(copy);
+        return PM_OK;
+    });
+}
+
 /* ---- inputs ------------------------------------------------------------ */
 
 int pm_input_create_pull(pm_input** out, pm_input_fn fn, void* user_data,
@@ -438,20 +469,21 @@ int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work
         map->progress_user_data = s.progress_user_data;
         work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
         map->engine = start_engine(s, spec, std::move(in->source), nullptr);
+        map->bar = make_bar(s);
         *out = map.release();
         return PM_OK;
     });
 }
 
-int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
-    if (index)
-        *index = 0;
-    if (data)
-        *data = nullptr;
-    if (len)
-        *len = 0;
-    if (!map)
-        return fail(PM_EINVAL, "pm_map_next: map is NULL");
+namespace {
+
+// A handle inherited by a worker process: its threads and descriptors belong
+// to the parent.
+bool inherited(uint64_t incarnation) {
+    return incarnation != pm::core::process_incarnation();
+}
+
+int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (map->cancelled.load()) {
         map->over = true;
         map->message = "the map was cancelled";
@@ -461,18 +493,6 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         map->message = "the map is over: every result was delivered or it failed";
         return fail(PM_ESTATE, map->message.c_str());
     }
-    {
-        std::lock_guard<std::mutex> hold(map->gate);
-        ++map->in_next;
-    }
-    struct leave_next {
-        pm_map* map;
-        ~leave_next() {
-            std::lock_guard<std::mutex> hold(map->gate);
-            --map->in_next;
-            map->left.notify_all();
-        }
-    } leaving{map};
     int status = guard([&]() -> int {
         map->message.clear();
         pm::core::map_step step = map->engine->next(map->message);
@@ -492,11 +512,61 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
             ++map->delivered;
             if (map->progress)
                 map->progress(map->delivered, map->engine->total(), map->progress_user_data);
+            if (map->bar)
+                map->bar->update(map->delivered, [map] { return map->engine->total(); });
         }
         return step.status;
     });
     if (status < 0 && status != PM_EITEM && status != PM_EWORKER && status != PM_ETIMEOUT)
         map->over = true;  // an exception from the engine: the map cannot go on
+    if (map->over && map->bar)
+        map->bar->finish(map->delivered, map->engine->total(),
+                         status == PM_DONE ? pm::core::progress_end::done
+                                           : pm::core::progress_end::failed);
+    return status;
+}
+
+}  // namespace
+
+int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (index)
+        *index = 0;
+    if (data)
+        *data = nullptr;
+    if (len)
+        *len = 0;
+    if (!map)
+        return fail(PM_EINVAL, "pm_map_next: map is NULL");
+    if (inherited(map->incarnation))
+        return fail(PM_ESTATE, "pm_map_next: this map belongs to the parent process; "
+                               "a worker cannot step it");
+    {
+        std::lock_guard<std::mutex> hold(map->gate);
+        if (map->in_next > 0)
+            return fail(PM_ESTATE, "pm_map_next: another pm_map_next() call on this map is "
+                                   "running (from a callback, or another thread)");
+        ++map->in_next;
+        map->stepping = std::this_thread::get_id();
+    }
+    int status = step_map(map, index, data, len);
+    bool destroy_now;
+    {
+        std::lock_guard<std::mutex> hold(map->gate);
+        --map->in_next;
+        map->stepping = std::thread::id();
+        destroy_now = map->destroy_deferred;
+        map->left.notify_all();
+    }
+    if (destroy_now) {
+        // The progress callback destroyed the map: the step it reported on is
+        // the last, and nothing it returned may be used.
+        delete map;
+        if (data)
+            *data = nullptr;
+        if (len)
+            *len = 0;
+        return fail(PM_ECANCELED, "the map was destroyed by its own progress callback");
+    }
     return status;
 }
 
@@ -505,9 +575,22 @@ const char* pm_map_error(const pm_map* map) { return map ? map->message.c_str() 
 void pm_map_destroy(pm_map* map) {
     if (!map)
         return;
+    if (inherited(map->incarnation)) {
+        // Joining threads that do not exist here would hang: leave the copy.
+        PM_LOG(err, "pm_map_destroy: this map belongs to the parent process; ignored in a "
+                    "worker");
+        return;
+    }
     {
-        // Another thread blocked in pm_map_next(): make it return first.
         std::unique_lock<std::mutex> hold(map->gate);
+        if (map->in_next > 0 && map->stepping == std::this_thread::get_id()) {
+            // From a callback of the map's own step: finish when it returns.
+            map->destroy_deferred = true;
+            map->cancelled.store(true);
+            map->engine->cancel();
+            return;
+        }
+        // Another thread blocked in pm_map_next(): make it return first.
         if (map->in_next > 0) {
             map->cancelled.store(true);
             map->engine->cancel();
@@ -520,6 +603,8 @@ void pm_map_destroy(pm_map* map) {
 int pm_map_cancel(pm_map* map) {
     if (!map)
         return fail(PM_EINVAL, "pm_map_cancel: map is NULL");
+    if (inherited(map->incarnation))
+        return fail(PM_ESTATE, "pm_map_cancel: this map belongs to the parent process");
     map->cancelled.store(true);
     map->engine->cancel();
     return PM_OK;
@@ -555,6 +640,9 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
     if (!out || !pool || !input)
         return fail(PM_EINVAL, "pm_pool_map: out, pool or input is NULL");
     pool_core& core = *pool->core;
+    if (inherited(core.incarnation))
+        return fail(PM_ESTATE, "pm_pool_map: this pool belongs to the parent process; a "
+                               "worker cannot use it (start a map of its own instead)");
     if (core.in_use)
         return fail(PM_ESTATE, "pm_pool_map: another map of this pool is still alive");
     return guard([&]() -> int {
@@ -572,6 +660,7 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
         map->engine = start_engine(s, core.work, std::move(in->source), pool->core);
+        map->bar = make_bar(s);
         map->pool = pool->core;
         core.in_use = true;
         *out = map.release();
@@ -585,4 +674,25 @@ uint32_t pm_pool_processes(const pm_pool* pool) {
     return pool->core->workers->live_count();
 }
 
-void pm_pool_destroy(pm_pool* pool) { delete pool; }
+void pm_pool_destroy(pm_pool* pool) {
+    if (pool && inherited(pool->core->incarnation)) {
+        PM_LOG(err, "pm_pool_destroy: this pool belongs to the parent process; ignored in a "
+                    "worker");
+        return;
+    }
+    delete pool;
+}
+
+/* ---- shared with the other capi/ files (capi_internal.hpp) ------------- */
+
+int pm::capi::fail(int status, const char* message) noexcept { return ::fail(status, message); }
+
+int pm::capi::fail_current_exception() noexcept {
+    // Rethrown into the one barrier, so that every capi/ file maps
+    // exceptions to statuses the same way.
+    return ::guard([]() -> int { throw; });
+}
+
+map_settings pm::capi::resolved_settings(const pm_options* opts) {
+    return resolved(opts ? opts->settings : map_settings{});
+}

@@ -2,11 +2,17 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <iostream>
+
+#include "errors.hpp"
 #include "sys_io.hpp"
+#include "worker_loop.hpp"
 
 namespace pm::core {
 
@@ -17,7 +23,13 @@ namespace {
 // outer parent would never see this worker's pipes close.
 int outer_link_fds[2] = {-1, -1};
 
+uint64_t incarnation = 0;  // only written right after a fork, single-threaded
+
 }  // namespace
+
+uint64_t process_incarnation() noexcept { return incarnation; }
+
+void begin_new_incarnation() noexcept { ++incarnation; }
 
 child_process& child_process::operator=(child_process&& o) noexcept {
     if (this != &o) {
@@ -85,6 +97,42 @@ void close_outer_links() noexcept {
             ::close(fd);
         fd = -1;
     }
+}
+
+}  // namespace pm::core
+
+namespace pm::core {
+
+child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& close_in_child,
+                          int link_fd, bool daemon) {
+    // Buffered output would otherwise be written by us and again by the child.
+    std::fflush(nullptr);
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_system_error("fork", errno);
+    if (pid > 0)
+        return child_process(pid);
+
+    // In the child: as in a worker, leave only through _exit.
+    begin_new_incarnation();
+    for (int fd : close_in_child)
+        ::close(fd);
+    for (int& fd : outer_link_fds) {
+        if (fd >= 0)
+            ::close(fd);
+        fd = -1;
+    }
+    if (daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(worker_exit_channel);
+    }
+    outer_link_fds[1] = link_fd;
+    ::_exit(body(arg));
 }
 
 }  // namespace pm::core

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace pm::core {
 
@@ -42,5 +43,26 @@ private:
 // workers, or the outer parent would never see this worker's pipes close.
 void remember_outer_links(int task_fd, int result_fd) noexcept;
 void close_outer_links() noexcept;
+
+// Which process image this is: bumped in every process the library forks
+// (template, worker). A handle remembers the value it was made under, so
+// that a copy inherited by a worker is refused instead of used (its threads
+// and descriptors do not exist there). A plain load: cheap on every call.
+uint64_t process_incarnation() noexcept;
+void begin_new_incarnation() noexcept;
+
+}  // namespace pm::core
+
+namespace pm::core {
+
+// Forks a child that runs body(arg) and leaves with _exit(its return value).
+// Flushes stdio first, so buffered output is not written twice. In the
+// child: the descriptors in close_in_child are closed, as are the pipe ends
+// this process holds as a worker of an outer map; link_fd (the child's end
+// towards us, or -1) is recorded so that workers of a map the child starts
+// do not inherit it; daemon sets PR_SET_PDEATHSIG as for workers. Throws
+// PM_ESYS if fork fails.
+child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& close_in_child,
+                          int link_fd, bool daemon);
 
 }  // namespace pm::core

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "parmapper.h"
 
@@ -28,6 +29,8 @@ struct map_settings {
     pm_worker_init_fn worker_init = nullptr;
     pm_worker_exit_fn worker_exit = nullptr;
     void* hooks_user_data = nullptr;
+    bool progress_bar = false;   // draw the built-in bar on stderr
+    std::string progress_label;  // sanitized; empty for none
 };
 
 // The work function and its user_data, and the hooks around a worker's life,

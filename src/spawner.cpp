@@ -108,6 +108,7 @@ struct template_child {
 [[noreturn]] void run_worker_process(const worker_recipe& recipe, pid_t template_pid,
                                      const struct sigaction& host_sigchld, uint32_t id,
                                      unique_fd* fds) {
+    begin_new_incarnation();
     if (recipe.daemon) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != template_pid)
@@ -128,6 +129,7 @@ struct template_child {
 // Single-threaded, and logs nothing (the logger's lock may have been held by
 // another thread of the caller when we were forked).
 [[noreturn]] void run_template(int sock, const worker_recipe& recipe, pid_t host) {
+    begin_new_incarnation();
     close_outer_links();
     if (recipe.daemon) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);

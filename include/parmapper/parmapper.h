@@ -39,9 +39,13 @@
  * and record a detail message for the calling thread (pm_last_error()). Every
  * _destroy function accepts NULL. No struct layout is part of the ABI: handles
  * are opaque and options have setters. Nothing here installs a signal handler,
- * and a dead worker never delivers SIGPIPE to the caller.
+ * and a dead worker never delivers SIGPIPE to the caller. A map or pool
+ * handle that a worker inherited by fork belongs to the parent: in the worker,
+ * pm_map_next(), pm_map_cancel() and pm_pool_map() refuse it with PM_ESTATE
+ * and the _destroy functions leave it alone (since 0.2).
  *
- * Linux only (fork, pipe2, prctl, pidfd). Since: 0.1 unless an entry says 0.2.
+ * Linux only (fork, pipe2, prctl, pidfd). Since: 0.1 for everything in this
+ * file that does not name another version.
  */
 #ifndef PARMAPPER_H
 #define PARMAPPER_H
@@ -218,10 +222,38 @@ PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
  * exits when it next reads from its (then closed) pipe. */
 PM_API int pm_options_set_daemon(pm_options *opts, int daemon);
 /* Progress callback (NULL to remove). user_data must stay valid as long as a
- * map created with these options exists. The callback must not call
- * pm_map_next() or pm_map_destroy() on the map it reports on. */
+ * map created with these options exists. From the callback, pm_map_next() on
+ * the map it reports on returns PM_ESTATE, and pm_map_destroy() on it is
+ * deferred until the step that called the callback returns (that step then
+ * returns PM_ECANCELED and its result must not be used). */
 PM_API int pm_options_set_progress(pm_options *opts, pm_progress_fn fn,
                                    void *user_data);
+/* Built-in progress bar on stderr for maps made with these options: enable
+ * nonzero to draw it, 0 to remove it. label: shown first on each line
+ * (copied; control characters become spaces); NULL or "" for none. It works
+ * alongside a callback set with pm_options_set_progress(): both run.
+ * A line shows the label, done/total, the percentage, a bar, the rate
+ * (results per second), the elapsed time and the estimated time left; with
+ * an unknown total (PM_TOTAL_UNKNOWN), the running count, rate and elapsed
+ * time. It is drawn by pm_map_next() on the calling thread when a result is
+ * delivered (never by a worker, and not while pm_map_next() waits), and
+ * written to file descriptor 2 directly, not through stdio:
+ * - stderr a terminal (checked when the map is created): one line redrawn in
+ *   place with '\r', at most 10 times a second, fitted to the terminal width;
+ * - otherwise (a file or pipe): a plain line each time another tenth of the
+ *   total is done, at most one a second, and one at least every 10 seconds
+ *   while results keep coming (the only lines an unknown total gets).
+ * When the map ends a last line is drawn, ending in a newline, that says
+ * "done" (PM_DONE), "failed" (a final failure) or "stopped" (pm_map_destroy()
+ * part-way). Whether a line is due is checked with a coarse clock, read for
+ * every result while results are slow and for every 32nd in a fast burst,
+ * so that a map of trivial items is not slowed (a line may thus come up to
+ * 32 results late after a burst). A failed write (stderr closed, a full
+ * nonblocking pipe) silently stops the bar; it never raises SIGPIPE.
+ * @return PM_OK, PM_EINVAL (opts NULL), PM_ENOMEM.
+ * Thread-safety: as the other setters. Since: 0.2. */
+PM_API int pm_options_set_progress_bar(pm_options *opts, int enable,
+                                       const char *label);
 
 /* Faults and recycling (since 0.2). These apply to maps that run on worker
  * processes; an in-process map (one process, or PM_ERRORS_INLINE) cannot
@@ -345,7 +377,8 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  * may be NULL. Once the map is over (after PM_DONE or a
  * final failure), further calls return PM_ESTATE.
  * The message of a failure is in pm_map_error() and pm_last_error().
- * Thread-safety: one thread at a time per map. Blocks until a result is ready.
+ * Thread-safety: one thread at a time per map (a second call while one runs
+ * returns PM_ESTATE). Blocks until a result is ready.
  * Runs the progress callback on the calling thread, and, for a map in the
  * calling process with one thread, the input and work callbacks too. */
 PM_API int pm_map_next(pm_map *map, uint64_t *index, const void **data,
@@ -411,6 +444,122 @@ PM_API uint32_t pm_pool_processes(const pm_pool *pool);
  * the pool is still alive, it stays usable, and the workers are stopped when
  * that map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
 PM_API void pm_pool_destroy(pm_pool *pool);
+
+/* ------------------------------------------------------------------------ */
+/* Background processes (the Python tool's ReturnProcess): one function run
+ * in a forked process, its result bytes read back on join. Several may run
+ * at once. Since: 0.2 for everything in this section. */
+
+typedef struct pm_process pm_process; /* one function in a background process */
+
+/* The function a pm_process runs, in the forked child. Write the result with
+ * pm_sink_write() or pm_sink_reserve() (0 bytes is a valid result) and
+ * return 0; any other value fails it, with the message given to
+ * pm_sink_set_error() or "the process function returned N". A C++ exception
+ * escaping it fails it too, with its text. user_data is the fork-time copy:
+ * writes to it stay in the child. */
+typedef int (*pm_process_fn)(pm_sink *out, void *user_data);
+
+/* Start fn(out, user_data) in a new background process. Forks at this call:
+ * the child sees the program's memory as it is now (as a map's workers do),
+ * inherits its descriptors as any fork does, runs fn, sends its result back
+ * through a pipe and leaves with _exit. opts: only daemon is used (NULL: the
+ * defaults, daemon on: the child is killed if this process dies; see
+ * pm_options_set_daemon() for the creating thread). destroy(user_data) runs
+ * once in this process when the handle is destroyed, or before this returns
+ * if it fails.
+ * @return PM_OK, PM_EINVAL (out or fn NULL), PM_ENOMEM, PM_ESYS (pipe or
+ * fork failed). Thread-safety: any thread; starts are serialized. Since: 0.2. */
+PM_API int pm_process_start(pm_process **out, const pm_options *opts,
+                            pm_process_fn fn, void *user_data,
+                            pm_destroy_fn destroy);
+
+/* Wait for the process's outcome. Blocks until fn has returned and its
+ * result has been read (the child writes while this reads, so a result of
+ * any size passes), then reaps the child. On PM_OK, *data and *len are the
+ * result bytes, valid until pm_process_destroy() (no alignment promise).
+ * Otherwise *data is NULL, *len 0, and the message is in pm_process_error()
+ * and pm_last_error():
+ * - PM_EITEM: fn returned nonzero (its pm_sink_set_error() message);
+ * - PM_EWORKER: the process died before its result was complete (a signal,
+ *   exit() or _exit() inside fn, killed from outside): the message names the
+ *   pid and the signal or exit status;
+ * - PM_EIO: its result frame was malformed or cut short without the process
+ *   failing;
+ * - PM_ENOMEM: the result does not fit in memory (the child is killed).
+ * Joining again returns the same outcome and bytes at once. Any output
+ * pointer may be NULL.
+ * @return as above, or PM_EINVAL (proc NULL).
+ * Thread-safety: one thread at a time per process; distinct processes are
+ * independent. Since: 0.2. */
+PM_API int pm_process_join(pm_process *proc, const void **data, size_t *len);
+
+/* Message of the joined outcome: "" before pm_process_join(), after PM_OK,
+ * and for NULL. Valid until pm_process_destroy(). Never NULL.
+ * Thread-safety: as pm_process_join. Since: 0.2. */
+PM_API const char *pm_process_error(const pm_process *proc);
+
+/* Free the process handle. If it was not joined, the child is killed with
+ * SIGKILL at once, whatever it is doing, and reaped; then destroy(user_data)
+ * runs. Nothing of it is left: no child, no descriptor. NULL: no-op.
+ * Thread-safety: not concurrently with pm_process_join() on the same
+ * process. Since: 0.2. */
+PM_API void pm_process_destroy(pm_process *proc);
+
+/* ------------------------------------------------------------------------ */
+/* Parallel evaluation over the rows of an array (the Python tool's ParEval).
+ * Since: 0.2 for everything in this section. */
+
+/* A function of rows: reads rows x[0 .. rows*ndim) (row-major, ndim values
+ * a row) and writes rows*out_width values to y (row-major, out_width a
+ * row), output row i for input row i. Return 0 for success; any other value
+ * fails the chunk. Runs in a worker process (in the calling process with one
+ * process or PM_ERRORS_INLINE), on several threads at once when threads > 1
+ * (then it must be thread-safe). x points into the caller's array as it was
+ * at the fork (NULL if the caller passed NULL, when ndim is 0); y is a
+ * buffer of the library, aligned for double and valid during the call (it
+ * may be NULL when out_width is 0). user_data is the fork-time copy. */
+typedef int (*pm_rows_fn)(const double *x, size_t rows, size_t ndim, double *y,
+                          size_t out_width, void *user_data);
+
+/* Evaluate fn over the n rows of x in parallel, in chunks of consecutive
+ * rows, and gather the output rows into y in order: for a function whose
+ * output rows depend only on their own input rows, y ends up as one call
+ * fn(x, n, ndim, y, out_width, user_data) would leave it.
+ * x: n*ndim doubles, row-major (NULL allowed when n*ndim is 0). y: room for
+ * n*out_width doubles, row-major (NULL allowed when n*out_width is 0). y is
+ * fully written only on PM_OK; after a failure it may be partly written.
+ * The split (0 means unset for n_chunks, n_eval and n_min):
+ * - the number of chunks k is n_chunks if set; else ceil(n / n_eval) if
+ *   n_eval (rows per chunk) is set; else processes x threads of opts, one
+ *   chunk per worker thread (one per process with the default one thread).
+ *   Setting both n_chunks and n_eval is PM_EINVAL;
+ * - n_min (minimum rows per chunk), if set, lowers k to n / n_min (rounded
+ *   down, at least 1), so that no chunk has fewer than n_min rows unless n
+ *   itself is smaller (then there is one chunk of all rows). It wins over
+ *   n_chunks and n_eval;
+ * - k is at most n (no empty chunk); for n = 0 fn is not called at all;
+ * - chunk sizes differ by at most one: the first n mod k chunks have
+ *   n / k + 1 rows, the others n / k (as numpy.array_split). So with n_eval
+ *   no chunk has more than n_eval rows, unless n_min lowered k.
+ * E.g. n = 10: n_eval 4 gives 4, 3, 3 rows; n_chunks 4 gives 3, 3, 2, 2;
+ * n_chunks 4 with n_min 3 gives 4, 3, 3.
+ * opts (NULL: defaults): processes, threads, daemon, and the progress
+ * callback and bar (which count chunks) are used; chunk size, order, total
+ * and in-flight bound are not. PM_ERRORS_INLINE runs every chunk in the
+ * calling thread; any other error mode stops at the first failed chunk.
+ * Forks, unless with one process or PM_ERRORS_INLINE: the workers see memory,
+ * x included, as it is at this call, and are reaped before this returns.
+ * @return PM_OK; PM_EINVAL (fn NULL, x or y NULL with a size, both n_chunks
+ * and n_eval set, or n*ndim or n*out_width doubles overflowing size_t);
+ * PM_EITEM (fn returned nonzero for a chunk); PM_EWORKER (a worker died);
+ * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM or PM_EWORKER pm_last_error()
+ * names the chunk's rows ("rows 10 to 19 (chunk 2 of 4): ...").
+ * Thread-safety: any thread; blocks until every chunk is done. Since: 0.2. */
+PM_API int pm_pareval(const pm_options *opts, pm_rows_fn fn, void *user_data,
+                      const double *x, size_t n, size_t ndim,
+                      double *y, size_t out_width,
+                      size_t n_chunks, size_t n_eval, size_t n_min);
 
 #ifdef __cplusplus
 } /* extern "C" */

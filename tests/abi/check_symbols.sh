@@ -4,12 +4,15 @@
 #  - every exported pm_* symbol is versioned by a PM_x.y node of the map,
 #  - SONAME is libparmapper.so.0,
 #  - every pm_* function declared in parmapper.h is exported, and nothing
-#    exported is missing from the header.
-# Usage: check_symbols.sh path/to/libparmapper.so path/to/parmapper.h
+#    exported is missing from the header,
+#  - with the map file given, every symbol a node of it names explicitly
+#    (a later release's node) is exported with that node's version.
+# Usage: check_symbols.sh path/to/libparmapper.so path/to/parmapper.h [MAP]
 set -u
 
 lib=${1:?usage: check_symbols.sh LIB HEADER}
-header=${2:?usage: check_symbols.sh LIB HEADER}
+header=${2:?usage: check_symbols.sh LIB HEADER [MAP]}
+map=${3:-}
 status=0
 
 for tool in nm readelf objdump; do
@@ -89,6 +92,25 @@ if [ -n "$extra" ]; then
     echo "FAIL: exported but not declared in parmapper.h:"
     echo "$extra" | sed 's/^/    /'
     status=1
+fi
+
+if [ -n "$map" ]; then
+    [ -f "$map" ] || { echo "FAIL: no map file at $map"; exit 1; }
+    # "name node" for each pm_ name spelled out (not a pattern) in a node.
+    awk '
+        /^[[:space:]]*PM_[0-9]+\.[0-9]+[[:space:]]*\{/ { node = $1; sub(/\{.*/, "", node); next }
+        /^[[:space:]]*\}/ { node = ""; next }
+        node != "" && /^[[:space:]]*pm_[A-Za-z0-9_]+[[:space:]]*;/ {
+            name = $1; sub(/;.*/, "", name); print name, node
+        }' "$map" | sort >"$tmp/named"
+    objdump -T "$lib" | awk '$NF ~ /^pm_/ { v = $(NF-1); gsub(/[()]/, "", v); print $NF, v }' |
+        sort >"$tmp/versions"
+    misplaced=$(comm -23 "$tmp/named" "$tmp/versions")
+    if [ -n "$misplaced" ]; then
+        echo "FAIL: symbols named in a map node but not exported with its version:"
+        echo "$misplaced" | sed 's/^/    /'
+        status=1
+    fi
 fi
 
 if [ "$status" -eq 0 ]; then

@@ -90,6 +90,41 @@ static void map_destroy(void *user_data)
     destroyed_maps++;
 }
 
+/* Since 0.2: a background process's function; the result is the sum of
+ * the uint32_t values user_data points at (its fork-time copy). */
+static int sum_process(pm_sink *out, void *user_data)
+{
+    const uint32_t *v = (const uint32_t *)user_data;
+    uint64_t sum = 0;
+    uint32_t i;
+    for (i = 0; i < 100; ++i)
+        sum += v[i];
+    return pm_sink_write(out, &sum, sizeof sum) == PM_OK ? 0 : 1;
+}
+
+static int failing_process(pm_sink *out, void *user_data)
+{
+    (void)user_data;
+    pm_sink_set_error(out, "c99 failure");
+    return 1;
+}
+
+/* Since 0.2: a row function for pm_pareval: out = (x0 + x1, x0 * x1, rows). */
+static int rows_fn(const double *x, size_t rows, size_t ndim, double *y,
+                   size_t out_width, void *user_data)
+{
+    size_t r;
+    (void)user_data;
+    if (ndim != 2 || out_width != 3)
+        return 1;
+    for (r = 0; r < rows; ++r) {
+        y[r * 3] = x[r * 2] + x[r * 2 + 1];
+        y[r * 3 + 1] = x[r * 2] * x[r * 2 + 1];
+        y[r * 3 + 2] = (double)rows;
+    }
+    return 0;
+}
+
 /* Steps an ordered map of square_work; value(i) gives item i's value. */
 static void check_square_map(pm_map *map, uint32_t count, uint32_t mul,
                              uint32_t add)
@@ -202,6 +237,61 @@ int main(void)
             pm_map_destroy(map);
         }
         pm_pool_destroy(pool);
+    }
+
+    /* Since 0.2: the progress bar (one line on stderr at the end). */
+    CHECK(pm_options_set_progress_bar(opts, 1, "c99 consumer") == PM_OK);
+    CHECK(pm_input_create_array(&in, values, sizeof values[0], 1000) == PM_OK);
+    if (pm_map_create(&map, opts, in, square_work, NULL, NULL) == PM_OK) {
+        check_square_map(map, 1000, 7u, 5u);
+        pm_map_destroy(map);
+    } else {
+        CHECK(!"pm_map_create (progress bar)");
+    }
+    CHECK(pm_options_set_progress_bar(opts, 0, NULL) == PM_OK);
+    CHECK(pm_options_set_progress_bar(NULL, 1, "x") == PM_EINVAL);
+
+    /* Since 0.2: background processes. */
+    {
+        pm_process *p = NULL, *q = NULL;
+        const void *data = NULL;
+        size_t len = 0;
+        uint64_t sum = 0, want = 0;
+        for (i = 0; i < 100; ++i)
+            want += values[i];
+        CHECK(pm_process_start(&p, opts, sum_process, values, NULL) == PM_OK);
+        CHECK(pm_process_start(&q, NULL, failing_process, NULL, NULL) == PM_OK);
+        CHECK(pm_process_join(p, &data, &len) == PM_OK);
+        CHECK(len == sizeof sum);
+        if (len == sizeof sum) {
+            memcpy(&sum, data, sizeof sum);
+            CHECK(sum == want);
+        }
+        CHECK(strcmp(pm_process_error(p), "") == 0);
+        CHECK(pm_process_join(q, NULL, NULL) == PM_EITEM);
+        CHECK(strcmp(pm_process_error(q), "c99 failure") == 0);
+        pm_process_destroy(p);
+        pm_process_destroy(q);
+        CHECK(pm_process_join(NULL, NULL, NULL) == PM_EINVAL);
+        pm_process_destroy(NULL);
+    }
+
+    /* Since 0.2: pm_pareval over 101 rows in chunks of at most 10. */
+    {
+        static double x[101 * 2], y[101 * 3];
+        size_t r;
+        for (r = 0; r < 101; ++r) {
+            x[r * 2] = (double)r;
+            x[r * 2 + 1] = (double)r * 0.5;
+        }
+        CHECK(pm_pareval(opts, rows_fn, NULL, x, 101, 2, y, 3, 0, 10, 0) == PM_OK);
+        for (r = 0; r < 101; ++r) {
+            CHECK(y[r * 3] == x[r * 2] + x[r * 2 + 1]);
+            CHECK(y[r * 3 + 1] == x[r * 2] * x[r * 2 + 1]);
+            /* ceil(101 / 10) = 11 chunks: two of 10 rows, nine of 9. */
+            CHECK(y[r * 3 + 2] == (r < 20 ? 10.0 : 9.0));
+        }
+        CHECK(pm_pareval(opts, rows_fn, NULL, x, 101, 2, y, 3, 4, 10, 0) == PM_EINVAL);
     }
 
     /* Bad arguments. */

@@ -476,3 +476,142 @@ TEST(Template, KilledFromOutsideEndsTheMapWithoutHang) {
     map.reset();
     EXPECT_TRUE(no_children());
 }
+
+// ---------------------------------------------------------------------------
+// Calls in the wrong place are refused, not obeyed.
+
+struct SelfStep {
+    pm_map *map = nullptr;
+    int next_status = 0;
+    bool destroy = false;
+    int calls = 0;
+};
+
+void self_stepping_progress(uint64_t, uint64_t, void *ud) {
+    auto *s = static_cast<SelfStep *>(ud);
+    if (++s->calls != 2) return;
+    if (s->destroy) {
+        pm_map_destroy(s->map);
+    } else {
+        uint64_t index;
+        s->next_status = pm_map_next(s->map, &index, nullptr, nullptr);
+    }
+}
+
+TEST(WrongPlace, NextOrDestroyFromTheMapsOwnProgressCallback) {
+    for (bool destroy : {false, true}) {
+        for (uint32_t processes : {1u, 2u}) {
+            SCOPED_TRACE(std::string(destroy ? "destroy" : "next") + " processes " +
+                         std::to_string(processes));
+            const std::vector<uint64_t> items = make_items(10);
+            Config cfg;
+            cfg.processes = processes;
+            Options opts = make_options(cfg);
+            SelfStep self;
+            self.destroy = destroy;
+            ASSERT_EQ(pm_options_set_progress(opts.get(), self_stepping_progress, &self), PM_OK);
+            ASSERT_EQ(pm_map_create(&self.map, opts.get(), array_input(items), checksum_work,
+                                    nullptr, nullptr),
+                      PM_OK);
+            uint64_t index;
+            EXPECT_EQ(pm_map_next(self.map, &index, nullptr, nullptr), PM_OK);
+            const int second = pm_map_next(self.map, &index, nullptr, nullptr);
+            if (destroy) {
+                // The map is gone now; the step that destroyed it says so.
+                EXPECT_EQ(second, PM_ECANCELED);
+            } else {
+                EXPECT_EQ(second, PM_OK);
+                EXPECT_EQ(self.next_status, PM_ESTATE);
+                EXPECT_EQ(drain(self.map).back().status, PM_DONE);
+                pm_map_destroy(self.map);
+            }
+            EXPECT_TRUE(no_children());
+        }
+    }
+}
+
+// A worker that inherited the parent's pool and map handles tries to use
+// them: refused with PM_ESTATE, and destroying them does nothing.
+struct Inherited {
+    pm_pool *pool = nullptr;
+    pm_map *map = nullptr;
+};
+
+int use_inherited_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    auto *h = static_cast<Inherited *>(ud);
+    int codes[3] = {0, 0, 0};
+    pm_map *m = nullptr;
+    pm_input *in = nullptr;
+    if (pm_input_create_array(&in, item, len, 1) != PM_OK) return 1;
+    codes[0] = pm_pool_map(&m, h->pool, nullptr, in);
+    uint64_t i;
+    codes[1] = h->map ? pm_map_next(h->map, &i, nullptr, nullptr) : PM_ESTATE;
+    codes[2] = h->map ? pm_map_cancel(h->map) : PM_ESTATE;
+    pm_map_destroy(h->map);
+    pm_pool_destroy(h->pool);
+    (void)index;
+    return pm_sink_write(out, codes, sizeof codes);
+}
+
+TEST(WrongPlace, HandlesInheritedByAWorkerAreRefused) {
+    Inherited h;
+    Config cfg;
+    Options opts = make_options(cfg);
+    ASSERT_EQ(pm_pool_create(&h.pool, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    const std::vector<uint64_t> items = make_items(4);
+    ASSERT_EQ(pm_pool_map(&h.map, h.pool, nullptr, array_input(items)), PM_OK);
+    // The pool and its live map exist when this map forks: its workers
+    // inherit both handles.
+    Map map = start_map(cfg, array_input(items), use_inherited_work, &h);
+    ASSERT_TRUE(map);
+    std::vector<Step> steps = drain(map.get());
+    ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+    for (size_t i = 0; i + 1 < steps.size(); ++i) {
+        int codes[3];
+        ASSERT_EQ(steps[i].data.size(), sizeof codes);
+        memcpy(codes, steps[i].data.data(), sizeof codes);
+        EXPECT_EQ(codes[0], PM_ESTATE);
+        EXPECT_EQ(codes[1], PM_ESTATE);
+        EXPECT_EQ(codes[2], PM_ESTATE);
+    }
+    map.reset();
+    // The parent's handles are untouched by all that.
+    EXPECT_EQ(check_ordered(drain(h.map), expected_results(items)), 0u);
+    pm_map_destroy(h.map);
+    EXPECT_EQ(pm_pool_processes(h.pool), 2u);
+    pm_pool_destroy(h.pool);
+    EXPECT_TRUE(no_children());
+}
+
+// ---------------------------------------------------------------------------
+// A host whose SIGCHLD handler reaps every child it can: workers are the
+// template's children, so their exit statuses still reach the map.
+
+void greedy_reaper(int) {
+    const int saved = errno;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    errno = saved;
+}
+
+TEST(HostSignals, AGreedySigchldHandlerCannotStealWorkerStatuses) {
+    struct sigaction sa = {}, old = {};
+    sa.sa_handler = greedy_reaper;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGCHLD, &sa, &old), 0);
+    Shared *sh = shared_page();
+    Fault f{9, UINT64_MAX, 2, sh};
+    const std::vector<uint64_t> items = make_items(30);
+    Config cfg;
+    cfg.chunk = 1;
+    cfg.error_mode = PM_ERRORS_RETURN;
+    std::vector<Step> steps = run_map(make_options(cfg), items, f, true);
+    sigaction(SIGCHLD, &old, nullptr);
+    ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+    ASSERT_EQ(steps.size(), items.size() + 1);
+    EXPECT_EQ(steps[9].status, PM_EWORKER);
+    EXPECT_NE(steps[9].error.find("exited with status 3"), std::string::npos) << steps[9].error;
+    free_shared(sh);
+    EXPECT_TRUE(no_children());
+}

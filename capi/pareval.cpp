@@ -1,0 +1,138 @@
+// pm_pareval: the rows of an array split into chunks (row_split.hpp), one map
+// item per chunk, built on the public map API like any caller would; each
+// chunk's output rows are copied into place as they arrive.
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "capi_internal.hpp"
+#include "errors.hpp"
+#include "parmapper.h"
+#include "row_split.hpp"
+
+namespace {
+
+using pm::core::row_chunk;
+
+// What a worker needs to evaluate a chunk; the fork copies it with x.
+struct rows_job {
+    pm_rows_fn fn;
+    void* user_data;
+    const double* x;
+    size_t ndim;
+    size_t out_width;
+};
+
+// The work function: the item is a row_chunk, the result its output rows.
+int evaluate_chunk(const void* item, size_t len, uint64_t, pm_sink* out, void* user_data) {
+    const rows_job* job = static_cast<const rows_job*>(user_data);
+    row_chunk chunk;
+    if (len != sizeof chunk) {
+        pm_sink_set_error(out, "pm_pareval: bad chunk item");
+        return 1;
+    }
+    std::memcpy(&chunk, item, sizeof chunk);
+    // A buffer of our own: the sink's bytes carry no alignment promise.
+    std::vector<double> y(chunk.rows * job->out_width);
+    const double* x = job->x ? job->x + chunk.first * job->ndim : nullptr;
+    const int rc = job->fn(x, chunk.rows, job->ndim, y.empty() ? nullptr : y.data(),
+                           job->out_width, job->user_data);
+    if (rc != 0) {
+        pm_sink_set_error(out, ("the row function returned " + std::to_string(rc)).c_str());
+        return rc;
+    }
+    return pm_sink_write(out, y.data(), y.size() * sizeof(double)) == PM_OK ? 0 : 1;
+}
+
+struct options_deleter {
+    void operator()(pm_options* o) const { pm_options_destroy(o); }
+};
+struct map_deleter {
+    void operator()(pm_map* m) const { pm_map_destroy(m); }
+};
+
+void check(int status) {
+    if (status != PM_OK)
+        throw pm::core::error(status, pm_last_error());
+}
+
+// The caller's options as far as they matter here: one chunk per item,
+// results in any order, stop at the first failure.
+std::unique_ptr<pm_options, options_deleter> map_options(const pm::core::map_settings& s) {
+    pm_options* raw = nullptr;
+    check(pm_options_create(&raw));
+    std::unique_ptr<pm_options, options_deleter> o(raw);
+    check(pm_options_set_processes(o.get(), s.processes));
+    check(pm_options_set_threads(o.get(), s.threads));
+    check(pm_options_set_daemon(o.get(), s.daemon));
+    check(pm_options_set_chunk_size(o.get(), 1));
+    check(pm_options_set_ordered(o.get(), 0));
+    check(pm_options_set_error_mode(
+        o.get(), s.error_mode == PM_ERRORS_INLINE ? PM_ERRORS_INLINE : PM_ERRORS_RAISE));
+    check(pm_options_set_progress(o.get(), s.progress, s.progress_user_data));
+    check(pm_options_set_progress_bar(o.get(), s.progress_bar, s.progress_label.c_str()));
+    return o;
+}
+
+bool fits(size_t n, size_t width) {
+    size_t bytes;
+    return !__builtin_mul_overflow(n, width, &bytes) &&
+           !__builtin_mul_overflow(bytes, sizeof(double), &bytes);
+}
+
+}  // namespace
+
+int pm_pareval(const pm_options* opts, pm_rows_fn fn, void* user_data, const double* x,
+               size_t n, size_t ndim, double* y, size_t out_width, size_t n_chunks,
+               size_t n_eval, size_t n_min) {
+    using pm::capi::fail;
+    if (!fn)
+        return fail(PM_EINVAL, "pm_pareval: fn is NULL");
+    if (n_chunks && n_eval)
+        return fail(PM_EINVAL, "pm_pareval: n_chunks and n_eval are both set; give one");
+    if (!fits(n, ndim) || !fits(n, out_width))
+        return fail(PM_EINVAL, "pm_pareval: the array sizes overflow size_t");
+    if (!x && n && ndim)
+        return fail(PM_EINVAL, "pm_pareval: x is NULL");
+    if (!y && n && out_width)
+        return fail(PM_EINVAL, "pm_pareval: y is NULL");
+    if (n == 0)
+        return PM_OK;
+    return pm::capi::guard([&]() -> int {
+        const pm::core::map_settings s = pm::capi::resolved_settings(opts);
+        const std::vector<row_chunk> chunks =
+            pm::core::split_rows(n, n_chunks, n_eval, n_min, size_t{s.processes} * s.threads);
+        auto o = map_options(s);
+        pm_input* in = nullptr;
+        check(pm_input_create_array(&in, chunks.data(), sizeof(row_chunk), chunks.size()));
+        rows_job job{fn, user_data, x, ndim, out_width};
+        pm_map* raw = nullptr;
+        check(pm_map_create(&raw, o.get(), in, evaluate_chunk, &job, nullptr));
+        std::unique_ptr<pm_map, map_deleter> map(raw);
+        for (;;) {
+            uint64_t index = 0;
+            const void* data = nullptr;
+            size_t len = 0;
+            const int status = pm_map_next(map.get(), &index, &data, &len);
+            if (status == PM_DONE)
+                return PM_OK;
+            if (status != PM_OK && (status != PM_EITEM && status != PM_EWORKER))
+                return fail(status, pm_map_error(map.get()));
+            const row_chunk& c = chunks.at(index);
+            if (status != PM_OK) {
+                const std::string message =
+                    "rows " + std::to_string(c.first) + " to " +
+                    std::to_string(c.first + c.rows - 1) + " (chunk " +
+                    std::to_string(index + 1) + " of " + std::to_string(chunks.size()) +
+                    "): " + pm_map_error(map.get());
+                return fail(status, message.c_str());
+            }
+            if (len != c.rows * out_width * sizeof(double))
+                return fail(PM_EINTERNAL, "pm_pareval: a chunk's output has the wrong size");
+            if (len)
+                std::memcpy(y + c.first * out_width, data, len);
+        }
+    });
+}
