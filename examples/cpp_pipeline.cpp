@@ -49,7 +49,11 @@ int main(int argc, char** argv) {
     });
     auto preprocessed = pm::serial_map([](uint64_t x) { return x * 2 + 1; }, data);
     auto computed = pm::map(expensive, preprocessed,
-                            pm::options{}.processes(processes).total(n).max_in_flight(1 << 16));
+                            pm::options{}
+                                .processes(processes)
+                                .total(n)
+                                .max_in_flight(1 << 16)
+                                .progress("pipeline"));  // a bar on stderr
     auto postprocessed = pm::serial_map([](uint64_t y) { return unsigned(y % 10); }, computed);
 
     uint64_t histogram[10] = {};

@@ -2,6 +2,9 @@
 // options, order, and the results' values, for 1, 2 and 4 processes.
 #include "cpp_test_util.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <deque>
 #include <list>
@@ -234,6 +237,32 @@ TEST(MapOptions, OutOfRangeValueThrowsPmErrorAndStartsNothing) {
                  pm::error);
     EXPECT_TRUE(pmtest::no_children());
     EXPECT_EQ(before, pmtest::open_fds());
+}
+
+TEST(MapOptions, ProgressBarIsDrawnOnStderr) {
+    // Point stderr at a file for the map, then read what the bar wrote.
+    char path[] = "/tmp/pm-cpp-bar-XXXXXX";
+    const int file = mkstemp(path);
+    ASSERT_GE(file, 0);
+    unlink(path);
+    const int saved = dup(2);
+    ASSERT_GE(saved, 0);
+    ASSERT_EQ(dup2(file, 2), 2);
+    const auto results = pm::to_vector(pm::map([](int x) { return x; }, iota(200),
+                                               pm::options{}.processes(2).progress("squares")));
+    dup2(saved, 2);
+    close(saved);
+    std::string text(4096, '\0');
+    const ssize_t n = pread(file, &text[0], text.size(), 0);
+    close(file);
+    text.resize(n > 0 ? size_t(n) : 0);
+    EXPECT_EQ(results.size(), 200u);
+    EXPECT_NE(text.find("squares"), std::string::npos) << text;
+    EXPECT_NE(text.find("200/200"), std::string::npos) << text;
+    EXPECT_NE(text.find("done"), std::string::npos) << text;
+    // progress(false) draws nothing.
+    EXPECT_FALSE(pm::options{}.progress("x").progress(false).values().progress_bar);
+    EXPECT_TRUE(pm::options{}.progress(true).values().progress_bar);
 }
 
 TEST(MapOptions, EverySetterReachesTheMap) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -70,6 +71,8 @@ struct option_values {
     std::function<void(uint64_t, uint64_t)> on_progress;
     uint64_t item_timeout_ms = 0;  // 0: none
     uint32_t retries = 0;
+    bool progress_bar = false;
+    std::string progress_label;
 };
 
 template <class E>
@@ -149,6 +152,24 @@ public:
      * automatic. Keeps memory flat however long the input is. */
     basic_options& max_in_flight(size_t n) {
         v_.max_in_flight = n;
+        return *this;
+    }
+
+    /* The built-in progress bar on stderr (Python progress=True): label,
+     * done/total, percentage, rate, elapsed and remaining time, redrawn in
+     * place on a terminal, occasional plain lines otherwise, a running count
+     * when the total is unknown. progress(true) draws it without a label,
+     * progress("label") with one, progress(false) (default) not at all. It
+     * is drawn by the iterating thread, next to any on_progress function. */
+    basic_options& progress(bool on) {
+        v_.progress_bar = on;
+        v_.progress_label.clear();
+        return *this;
+    }
+    basic_options& progress(const char* label) { return progress(std::string(label)); }
+    basic_options& progress(std::string label) {
+        v_.progress_bar = true;
+        v_.progress_label = std::move(label);
         return *this;
     }
 
