@@ -14,7 +14,9 @@
  *
  * What it is. pm::map(f, items, ...) starts a pm_map and returns a lazy range
  * of its results (pm::map_range); pm::make_pool makes a pm_pool for several
- * maps. The function f is never serialized: the C work callback reaches it
+ * maps; pm::process runs one function in a background process (pm_process,
+ * the Python tool's ReturnProcess); pm::pareval evaluates a function of the
+ * rows of an array in parallel (pm_pareval, the Python tool's ParEval). The function f is never serialized: the C work callback reaches it
  * through its user_data, which the forked workers inherit, so f may be any
  * callable (a lambda capturing locals by reference, a function object, a
  * member function with its object). Items and results cross the process
@@ -132,5 +134,9 @@ auto map(Method Class::*method, Object&& obj, Items&& items, const Pieces&... pi
 }
 
 }  // namespace pm
+
+// After pm::map, which pm::pareval uses for element types other than double.
+#include "cpp/pareval.hpp"
+#include "cpp/process.hpp"
 
 #endif
