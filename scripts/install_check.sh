@@ -125,4 +125,46 @@ resolved="$(LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/consumer" | awk '$1 ~ /^libp
 [[ "$resolved" == "$prefix/lib/"* ]] ||
   { echo "install check: consumer links '$resolved', not the installed copy" >&2; exit 1; }
 LD_LIBRARY_PATH="$prefix/lib" "$tmp/consumer"
+
+# The C++ layer: header-only, installed with the C header; a C++17 program
+# with the same pkg-config flags (cereal's headers are in /usr/include).
+for f in include/parmapper/parmapper.hpp include/parmapper/cpp/options.hpp \
+         include/parmapper/detail/codec.hpp; do
+  [[ -e "$prefix/$f" ]] || { echo "install check: $f not installed" >&2; exit 1; }
+done
+cat > "$tmp/consumer_cxx.cpp" <<'CXX'
+#include <parmapper.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+struct entry {
+    std::string key;
+    std::vector<int> digits;
+    template <class Archive>
+    void serialize(Archive& ar) { ar(key, digits); }
+};
+
+int main() {
+    std::map<int, std::string> names{{1, "one"}, {2, "two"}, {3, "three"}};
+    std::vector<int> items{1, 2, 3, 1, 2, 3};
+    size_t i = 0;
+    for (const entry& e : pm::map([&](int k) { return entry{names.at(k), {k, k * k}}; },
+                                  items, pm::options{}.processes(2))) {
+        if (e.key != names.at(items[i]) || e.digits[1] != items[i] * items[i]) {
+            std::fprintf(stderr, "wrong result for item %zu\n", i);
+            return 1;
+        }
+        ++i;
+    }
+    std::printf("consumer_cxx: %zu items mapped by libparmapper %s\n", i, pm_version_string());
+    return i == items.size() ? 0 : 1;
+}
+CXX
+# shellcheck disable=SC2046  # word splitting of the pkg-config flags is wanted
+g++ -std=c++17 -Wall -Wextra -pedantic -Werror -o "$tmp/consumer_cxx" \
+  "$tmp/consumer_cxx.cpp" $(pkg-config --cflags --libs parmapper)
+LD_LIBRARY_PATH="$prefix/lib" "$tmp/consumer_cxx"
 echo "install check: ok"

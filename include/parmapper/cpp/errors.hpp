@@ -1,0 +1,167 @@
+// The C++ layer's exceptions and the value-or-error result of the `return`
+// error mode. Include <parmapper.hpp>, not this file.
+#ifndef PARMAPPER_CPP_ERRORS_HPP
+#define PARMAPPER_CPP_ERRORS_HPP
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "../parmapper.h"
+
+namespace pm {
+
+/* A failed libparmapper call or map: status() is the C API's PM_E* code and
+ * what() its message. Thrown by pm::map, pm::pool and the other C++ entry
+ * points when the C API reports a failure that is not one item's (a fork
+ * that failed, an invalid option, a broken channel).
+ * Since: 0.2 */
+class error : public std::runtime_error {
+public:
+    error(int status, const std::string& message)
+        : std::runtime_error(message), status_(status) {}
+
+    /* The PM_E* status code (negative). */
+    int status() const noexcept { return status_; }
+
+private:
+    int status_;
+};
+
+/* Why an item failed. Since: 0.2 */
+enum class failure {
+    exception,    // the work function threw (in a worker, or in the caller)
+    worker_died,  // the worker process running the item died (PM_EWORKER)
+    bad_result,   // the result's bytes did not decode into the result type
+    timed_out,    // the item ran past the C API's item timeout (PM_ETIMEOUT)
+};
+
+/* One item failed: thrown by the iteration of a map in the `raise` error
+ * mode (after the map's workers are stopped and reaped), and carried by a
+ * pm::result in the `return_` mode.
+ * - index(): the item's position in the input, from 0.
+ * - kind(): see pm::failure.
+ * - type_name(): for failure::exception, the dynamic type of what the work
+ *   function threw, demangled ("std::out_of_range", "my::parse_error",
+ *   "int"); empty for the other kinds.
+ * - message(): the thrown exception's what() (empty if it was not a
+ *   std::exception), or what happened to the worker or to the decoding.
+ * what() combines them: "item 7: std::out_of_range: vector::_M_range_check".
+ * status() is PM_EWORKER for worker_died, PM_ETIMEOUT for timed_out and
+ * PM_EITEM otherwise.
+ * Since: 0.2 */
+class worker_error : public error {
+public:
+    worker_error(failure kind, uint64_t index, std::string type_name, std::string message)
+        : error(status_of(kind), describe(kind, index, type_name, message)),
+          kind_(kind),
+          index_(index),
+          type_name_(std::move(type_name)),
+          message_(std::move(message)) {}
+
+    failure kind() const noexcept { return kind_; }
+    uint64_t index() const noexcept { return index_; }
+    const std::string& type_name() const noexcept { return type_name_; }
+    const std::string& message() const noexcept { return message_; }
+
+private:
+    static int status_of(failure kind) noexcept {
+        switch (kind) {
+        case failure::worker_died:
+            return PM_EWORKER;
+        case failure::timed_out:
+            return PM_ETIMEOUT;
+        default:
+            return PM_EITEM;
+        }
+    }
+
+    static std::string describe(failure kind, uint64_t index, const std::string& type_name,
+                                const std::string& message) {
+        std::string s = "item " + std::to_string(index) + ": ";
+        switch (kind) {
+        case failure::exception:
+            s += type_name.empty() ? "exception" : type_name;
+            break;
+        case failure::worker_died:
+            s += "worker died";
+            break;
+        case failure::bad_result:
+            s += "result did not decode";
+            break;
+        case failure::timed_out:
+            s += "timed out";
+            break;
+        }
+        if (!message.empty())
+            s += ": " + message;
+        return s;
+    }
+
+    failure kind_;
+    uint64_t index_;
+    std::string type_name_;
+    std::string message_;
+};
+
+/* The value of one item in the `return_` error mode (the Python tool's
+ * exception='return'): either the work function's result or the
+ * worker_error describing why there is none. The map goes on after a
+ * failed item.
+ *
+ *     for (auto& r : pm::map(f, items, pm::options{}.errors(pm::errors::return_)))
+ *         if (r) use(*r); else log(r.error().what());
+ *
+ * Since: 0.2 */
+template <class T>
+class result {
+public:
+    using value_type = T;
+
+    result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+    result(worker_error e) : v_(std::in_place_index<1>, std::move(e)) {}
+
+    /* True if the item succeeded. */
+    bool ok() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    /* The result; throws the item's worker_error if it failed. */
+    T& value() & { return checked(); }
+    const T& value() const& { return const_cast<result*>(this)->checked(); }
+    T&& value() && { return std::move(checked()); }
+
+    /* The result, or fallback if the item failed. */
+    template <class U>
+    T value_or(U&& fallback) const& {
+        return ok() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+    }
+
+    /* Unchecked access: only when ok(). */
+    T& operator*() & noexcept { return *std::get_if<0>(&v_); }
+    const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
+    T* operator->() noexcept { return std::get_if<0>(&v_); }
+    const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+
+    /* Why the item failed; throws pm::error (PM_ESTATE) when it did not. */
+    const worker_error& error() const {
+        if (ok())
+            throw pm::error(PM_ESTATE, "pm::result::error(): the item succeeded");
+        return std::get<1>(v_);
+    }
+
+private:
+    T& checked() {
+        if (!ok())
+            throw std::get<1>(v_);
+        return std::get<0>(v_);
+    }
+
+    std::variant<T, worker_error> v_;
+};
+
+}  // namespace pm
+
+#endif

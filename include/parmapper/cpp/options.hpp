@@ -1,0 +1,218 @@
+// pm::options: the settings of a map or pool, named after the Python tool's
+// keywords. Include <parmapper.hpp>, not this file.
+#ifndef PARMAPPER_CPP_OPTIONS_HPP
+#define PARMAPPER_CPP_OPTIONS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "../parmapper.h"
+
+namespace pm {
+
+/* The value `automatic` for processes() (one per online CPU) and chunksize()
+ * (sized from the total and the worker count). Since: 0.2 */
+struct automatic_t {
+    explicit constexpr automatic_t() = default;
+};
+inline constexpr automatic_t automatic{};
+
+/* Error modes (the Python tool's `exception` keyword), given to
+ * options::errors(). The mode is part of the options' type because it
+ * decides what a map yields:
+ * - errors::raise: the map yields results; the first failed item stops it,
+ *   its workers are killed and reaped, and the iteration throws
+ *   pm::worker_error (Python 'raise').
+ * - errors::return_: the map yields pm::result<T> for every item, failed or
+ *   not, and goes on (Python 'return').
+ * - errors::inline_: everything runs in the calling process without fork
+ *   (threads() still apply), and an exception thrown by the work function
+ *   propagates out of the iteration unchanged: same type, same object
+ *   (Python 'proc'). For debugging.
+ * - errors::automatic (the default): inline_ when processes(1) was asked
+ *   for, raise otherwise, like the Python tool's default.
+ * Since: 0.2 */
+namespace errors {
+struct automatic_t {
+    explicit constexpr automatic_t() = default;
+};
+struct raise_t {
+    explicit constexpr raise_t() = default;
+};
+struct return_t {
+    explicit constexpr return_t() = default;
+};
+struct inline_t {
+    explicit constexpr inline_t() = default;
+};
+inline constexpr automatic_t automatic{};
+inline constexpr raise_t raise{};
+inline constexpr return_t return_{};
+inline constexpr inline_t inline_{};
+}  // namespace errors
+
+namespace detail {
+
+// The plain settings, shared by every error mode's options type.
+struct option_values {
+    uint32_t processes = 0;  // 0: online CPUs
+    uint32_t threads = 1;
+    size_t chunk_size = PM_CHUNK_AUTO;
+    bool ordered = true;
+    bool daemon = true;
+    std::optional<uint64_t> total;  // unset: the input's length when it has one
+    size_t max_in_flight = 0;       // 0: automatic
+    std::function<void(uint64_t, uint64_t)> on_progress;
+    uint64_t item_timeout_ms = 0;  // 0: none
+    uint32_t retries = 0;
+    bool progress_bar = false;
+    std::string progress_label;
+};
+
+template <class E>
+inline constexpr bool is_error_mode_v =
+    std::is_same_v<E, errors::automatic_t> || std::is_same_v<E, errors::raise_t> ||
+    std::is_same_v<E, errors::return_t> || std::is_same_v<E, errors::inline_t>;
+
+}  // namespace detail
+
+/* Settings of a map or a pool, built by chaining setters on a value:
+ *
+ *     auto opts = pm::options{}.processes(4).threads(2).chunksize(pm::automatic)
+ *                     .ordered(false).total(n).errors(pm::errors::return_);
+ *
+ * Every setter but errors() changes the object and returns it; errors()
+ * returns options of another type (the error mode decides what a map yields),
+ * so keep its result. Values are checked when a map or pool is created
+ * (pm::error with PM_EINVAL if out of range). A plain value: copy it, reuse
+ * it, destroy it whenever. Thread-safety: like any value type.
+ * Since: 0.2 */
+template <class ErrorMode = errors::automatic_t>
+class basic_options {
+    static_assert(detail::is_error_mode_v<ErrorMode>,
+                  "pm::basic_options: the error mode must be one of pm::errors::automatic, "
+                  "raise, return_ or inline_");
+
+public:
+    using error_mode = ErrorMode;
+
+    basic_options() = default;
+    explicit basic_options(detail::option_values v) : v_(std::move(v)) {}
+
+    /* Worker processes (Python N). automatic (default): one per online CPU.
+     * 1: no fork, the work runs in the calling process. */
+    basic_options& processes(uint32_t n) {
+        v_.processes = n;
+        return *this;
+    }
+    basic_options& processes(automatic_t) { return processes(0); }
+
+    /* Threads per worker process (Python Nt), default 1. With more than one,
+     * the function is called on several threads at once. */
+    basic_options& threads(uint32_t n) {
+        v_.threads = n;
+        return *this;
+    }
+
+    /* Items per message to a worker. automatic (default): from the total and
+     * the number of worker threads, or adaptive when the total is unknown. */
+    basic_options& chunksize(size_t n) {
+        v_.chunk_size = n;
+        return *this;
+    }
+    basic_options& chunksize(automatic_t) { return chunksize(PM_CHUNK_AUTO); }
+
+    /* true (default): results in input order. false: as they finish. */
+    basic_options& ordered(bool on) {
+        v_.ordered = on;
+        return *this;
+    }
+
+    /* true (default): workers die with the process (and thread) that made
+     * them, even by SIGKILL. */
+    basic_options& daemon(bool on) {
+        v_.daemon = on;
+        return *this;
+    }
+
+    /* The number of items when the input cannot tell (a generator): used for
+     * chunking and progress. Inputs with a size() give it themselves. */
+    basic_options& total(uint64_t n) {
+        v_.total = n;
+        return *this;
+    }
+
+    /* Bound on items read from the input but not yet yielded; 0 (default) is
+     * automatic. Keeps memory flat however long the input is. */
+    basic_options& max_in_flight(size_t n) {
+        v_.max_in_flight = n;
+        return *this;
+    }
+
+    /* The built-in progress bar on stderr (Python progress=True): label,
+     * done/total, percentage, rate, elapsed and remaining time, redrawn in
+     * place on a terminal, occasional plain lines otherwise, a running count
+     * when the total is unknown. progress(true) draws it without a label,
+     * progress("label") with one, progress(false) (default) not at all. It
+     * is drawn by the iterating thread, next to any on_progress function. */
+    basic_options& progress(bool on) {
+        v_.progress_bar = on;
+        v_.progress_label.clear();
+        return *this;
+    }
+    basic_options& progress(const char* label) { return progress(std::string(label)); }
+    basic_options& progress(std::string label) {
+        v_.progress_bar = true;
+        v_.progress_label = std::move(label);
+        return *this;
+    }
+
+    /* Called as fn(done, total) on the iterating thread after each yielded
+     * item; total is PM_TOTAL_UNKNOWN when not known. An exception it throws
+     * stops the map and propagates out of the iteration. */
+    basic_options& on_progress(std::function<void(uint64_t done, uint64_t total)> fn) {
+        v_.on_progress = std::move(fn);
+        return *this;
+    }
+
+    /* An item that runs longer fails (pm::failure::timed_out) and its worker
+     * is killed and replaced; 0 (default): no limit. Only for maps on worker
+     * processes: an in-process map cannot interrupt its function. */
+    basic_options& item_timeout(std::chrono::milliseconds limit) {
+        v_.item_timeout_ms = limit.count() > 0 ? static_cast<uint64_t>(limit.count()) : 0;
+        return *this;
+    }
+
+    /* Runs an item again, on a replacement worker, when its worker died or it
+     * timed out, up to n more times (default 0). An item whose function
+     * threw is never retried. */
+    basic_options& retries(uint32_t n) {
+        v_.retries = n;
+        return *this;
+    }
+
+    /* The same settings with another error mode (see pm::errors). */
+    template <class NewMode>
+    [[nodiscard]] basic_options<NewMode> errors(NewMode) const {
+        return basic_options<NewMode>(v_);
+    }
+
+    /* The settings, for reading. */
+    const detail::option_values& values() const noexcept { return v_; }
+
+private:
+    detail::option_values v_;
+};
+
+/* Options in the default (automatic) error mode. Since: 0.2 */
+using options = basic_options<>;
+
+}  // namespace pm
+
+#endif

@@ -1,0 +1,188 @@
+// Internal: steps a running pm_map and turns each step into the value the
+// C++ iteration yields, or into an exception according to the error mode.
+// Before anything is thrown, the pm_map is destroyed: its workers are killed
+// (a one-shot map) or drained (a pool map) and reaped, and its feeder thread
+// is joined.
+#ifndef PARMAPPER_DETAIL_STEPPER_HPP
+#define PARMAPPER_DETAIL_STEPPER_HPP
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "../cpp/arguments.hpp"
+#include "../cpp/errors.hpp"
+#include "../parmapper.h"
+#include "codec.hpp"
+#include "handles.hpp"
+#include "input.hpp"
+#include "work.hpp"
+
+namespace pm::detail {
+
+// What a map_range iterates: next() advances and returns the new current
+// value, or null at the end. Throws per the error mode.
+template <class V>
+class map_source {
+public:
+    virtual ~map_source() = default;
+    virtual V* next() = 0;
+    virtual V* current() noexcept = 0;
+    virtual void close() noexcept = 0;
+};
+
+// The user's progress function, reached through the C progress callback's
+// user_data. It runs on the iterating thread, inside pm_map_next().
+struct progress_slot {
+    std::function<void(uint64_t, uint64_t)> fn;
+    std::exception_ptr failure;
+
+    static void call(uint64_t done, uint64_t total, void* self) noexcept {
+        auto* me = static_cast<progress_slot*>(self);
+        if (me->failure)
+            return;
+        try {
+            me->fn(done, total);
+        } catch (...) {
+            me->failure = std::current_exception();
+        }
+    }
+};
+
+template <class R, bool ReturnMode>
+using item_value_t = std::conditional_t<ReturnMode, pm::result<R>, R>;
+
+template <class R, bool ReturnMode, bool Indexed>
+using yielded_t = std::conditional_t<Indexed, pm::indexed<item_value_t<R, ReturnMode>>,
+                                     item_value_t<R, ReturnMode>>;
+
+template <class R, bool ReturnMode, bool Indexed>
+class map_stepper final : public map_source<yielded_t<R, ReturnMode, Indexed>> {
+public:
+    using value_type = yielded_t<R, ReturnMode, Indexed>;
+
+    map_stepper(std::unique_ptr<input_base> input, std::function<void(uint64_t, uint64_t)> fn)
+        : input_(std::move(input)) {
+        progress_.fn = std::move(fn);
+    }
+
+    ~map_stepper() override { close(); }
+
+    input_base& input() noexcept { return *input_; }
+
+    // Registers the progress function with the C options, if there is one.
+    void attach_progress(pm_options* opts) {
+        if (progress_.fn)
+            check(pm_options_set_progress(opts, &progress_slot::call, &progress_),
+                  "pm_options_set_progress");
+    }
+
+    // Takes charge of the started map. work stays valid while the map lives;
+    // its keep_exceptions() must already match error_mode.
+    void start(unique_map map, work_base* work, int error_mode) {
+        map_ = std::move(map);
+        work_ = work;
+        error_mode_ = error_mode;
+    }
+
+    value_type* current() noexcept override { return current_ ? &*current_ : nullptr; }
+
+    void close() noexcept override {
+        current_.reset();
+        stop();
+    }
+
+    value_type* next() override {
+        current_.reset();
+        if (!map_)
+            return nullptr;
+        uint64_t index = 0;
+        const void* data = nullptr;
+        size_t len = 0;
+        const int status = pm_map_next(map_.get(), &index, &data, &len);
+        if (progress_.failure) {
+            stop();
+            std::rethrow_exception(std::exchange(progress_.failure, nullptr));
+        }
+        if (status == PM_OK) {
+            R value{};
+            std::string problem = decode_result<R>(data, len, value);
+            if (problem.empty())
+                return yield(index, item_value_t<R, ReturnMode>(std::move(value)));
+            return item_failed(worker_error(failure::bad_result, index, std::string(),
+                                            std::move(problem)));
+        }
+        if (status == PM_DONE) {
+            stop();
+            return nullptr;
+        }
+        std::string message = pm_map_error(map_.get());
+        if (status == PM_EITEM) {
+            if (error_mode_ == PM_ERRORS_INLINE) {
+                std::exception_ptr thrown = work_->take_exception(index);
+                if (thrown) {
+                    stop();
+                    std::rethrow_exception(thrown);
+                }
+            }
+            exception_description d = parse_failure_text(message);
+            return item_failed(worker_error(failure::exception, index, std::move(d.type_name),
+                                            std::move(d.message)));
+        }
+        if (status == PM_EWORKER || status == PM_ETIMEOUT)
+            return item_failed(worker_error(
+                status == PM_EWORKER ? failure::worker_died : failure::timed_out, index,
+                std::string(), std::move(message)));
+        // The map is over: the input failed, or the library did.
+        stop();
+        if (status == PM_EINPUT && input_->failure())
+            std::rethrow_exception(input_->failure());
+        throw pm::error(status, std::string(pm_status_str(status)) + ": " + message);
+    }
+
+private:
+    value_type* yield(uint64_t index, item_value_t<R, ReturnMode>&& v) {
+        if constexpr (Indexed)
+            current_.emplace(value_type{index, std::move(v)});
+        else
+            current_.emplace(std::move(v));
+        return &*current_;
+    }
+
+    value_type* item_failed(worker_error&& e) {
+        if constexpr (ReturnMode) {
+            // A map in PM_ERRORS_RETURN goes on after a failed item; a result
+            // that did not decode is failed here in the same way.
+            const uint64_t index = e.index();
+            return yield(index, pm::result<R>(std::move(e)));
+        } else {
+            stop();
+            throw std::move(e);
+        }
+    }
+
+    // Destroys the map: workers stopped and reaped, feeder joined.
+    void stop() noexcept {
+        if (!map_)
+            return;
+        // Before the map goes: a one-shot map owns work_ and deletes it.
+        work_->forget_exceptions();
+        work_ = nullptr;
+        map_.reset();
+    }
+
+    std::unique_ptr<input_base> input_;  // outlives map_ (declared before it)
+    progress_slot progress_;             // outlives map_ too
+    work_base* work_ = nullptr;          // owned by the C map or pool
+    int error_mode_ = PM_ERRORS_RAISE;
+    std::optional<value_type> current_;
+    unique_map map_;
+};
+
+}  // namespace pm::detail
+
+#endif

@@ -1,0 +1,16 @@
+// expect: the result type cannot be serialized with cereal
+// A result type without serialize() (and not a plain number) is rejected at
+// compile time with the layer's own message.
+#include <parmapper.hpp>
+
+#include <string>
+#include <vector>
+
+struct opaque {
+    std::string text;
+};
+
+int main() {
+    std::vector<int> items{1, 2, 3};
+    for (auto& r : pm::map([](int x) { return opaque{std::to_string(x)}; }, items)) (void)r;
+}

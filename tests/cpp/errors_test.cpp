@@ -1,0 +1,361 @@
+// Error modes with exceptions of user types: raise (pm::worker_error with
+// the index, message and dynamic type), return_ (pm::result in place),
+// inline_ (the exception itself), worker deaths, and exceptions from the
+// input range and the progress callback.
+#include "cpp_test_util.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace app {
+
+struct parse_error : std::runtime_error {
+    explicit parse_error(int l) : std::runtime_error("bad line " + std::to_string(l)), line(l) {}
+    int line;
+};
+
+template <int Code>
+struct coded_error : parse_error {
+    explicit coded_error(int l) : parse_error(l) {}
+};
+
+struct not_a_std_exception {
+    int code;
+};
+
+// Throws a parse_error, but through a function whose static type says
+// std::exception: the reported type must be the dynamic one.
+[[noreturn]] inline void fail_as(int line) {
+    if (line % 2) throw coded_error<7>(line);
+    throw parse_error(line);
+}
+
+}  // namespace app
+
+namespace {
+
+using pmcpp::iota;
+
+class ErrorModes : public pmcpp::Processes {};
+PMCPP_FOR_PROCESSES(ErrorModes);
+
+TEST_P(ErrorModes, RaiseStopsAtTheFirstFailureWithIndexTypeAndMessage) {
+    const auto fds = pmtest::open_fds();
+    std::vector<int> got;
+    try {
+        for (int r : pm::map(
+                 [](int x) {
+                     if (x == 13 || x == 30) app::fail_as(x);
+                     return x * 2;
+                 },
+                 iota(40), opts().errors(pm::errors::raise).chunksize(1)))
+            got.push_back(r);
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.kind(), pm::failure::exception);
+        EXPECT_EQ(e.index(), 13u);
+        EXPECT_EQ(e.type_name(), "app::coded_error<7>");
+        EXPECT_EQ(e.message(), "bad line 13");
+        EXPECT_EQ(e.status(), PM_EITEM);
+        EXPECT_STREQ(e.what(), "item 13: app::coded_error<7>: bad line 13");
+    }
+    std::vector<int> expected;
+    for (int x = 0; x < 13; ++x) expected.push_back(x * 2);
+    EXPECT_EQ(got, expected);
+    // Everything was stopped and reaped before the exception was thrown.
+    EXPECT_TRUE(pmtest::no_children());
+    EXPECT_EQ(fds, pmtest::open_fds()) << pmtest::fd_diff(fds, pmtest::open_fds());
+}
+
+TEST_P(ErrorModes, RaiseIsCatchableAsRuntimeErrorAndNamesAnyThrownType) {
+    auto raising = opts().errors(pm::errors::raise);
+    EXPECT_THROW(pm::to_vector(pm::map([](int) -> int { throw app::parse_error(1); }, iota(3),
+                                       raising)),
+                 std::runtime_error);
+    try {
+        pm::to_vector(pm::map([](int) -> int { throw app::not_a_std_exception{3}; }, iota(3),
+                              raising));
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.type_name(), "app::not_a_std_exception");
+        EXPECT_EQ(e.message(), "");
+        EXPECT_EQ(e.index(), 0u);
+    }
+    try {
+        pm::to_vector(pm::map([](int x) { return std::vector<int>(2).at(size_t(x)); }, iota(3),
+                              raising));
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.type_name(), "std::out_of_range");
+        EXPECT_EQ(e.index(), 2u);
+    }
+}
+
+TEST_P(ErrorModes, ReturnModeYieldsEveryItemInItsPlace) {
+    size_t n = 0;
+    for (pm::result<std::string>& r :
+         pm::map(
+             [](int x) {
+                 if (x % 7 == 3) app::fail_as(x);
+                 return std::to_string(x);
+             },
+             iota(50), opts().errors(pm::errors::return_).chunksize(3))) {
+        const int x = int(n);
+        if (x % 7 == 3) {
+            ASSERT_FALSE(r) << x;
+            EXPECT_EQ(r.error().index(), n);
+            EXPECT_EQ(r.error().kind(), pm::failure::exception);
+            EXPECT_EQ(r.error().type_name(),
+                      x % 2 ? "app::coded_error<7>" : "app::parse_error");
+            EXPECT_EQ(r.error().message(), "bad line " + std::to_string(x));
+            EXPECT_EQ(r.value_or("none"), "none");
+        } else {
+            ASSERT_TRUE(r) << r.error().what();
+            EXPECT_EQ(*r, std::to_string(x));
+            EXPECT_EQ(r.value(), std::to_string(x));
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 50u);
+}
+
+TEST_P(ErrorModes, ReturnModeUnorderedWithIndex) {
+    std::vector<int> seen(30);
+    for (auto& r : pm::map(
+             [](int x) {
+                 if (x % 5 == 0) throw app::parse_error(x);
+                 return x;
+             },
+             iota(30), pm::with_index, opts().errors(pm::errors::return_).ordered(false))) {
+        ASSERT_LT(r.index, seen.size());
+        seen[r.index]++;
+        if (r.index % 5 == 0)
+            EXPECT_EQ(r.value.error().index(), r.index);
+        else
+            EXPECT_EQ(r.value.value(), int(r.index));
+    }
+    for (int s : seen) EXPECT_EQ(s, 1);
+}
+
+// Inline mode runs in this process: the exception object that the function
+// throws is the one the caller catches.
+const app::parse_error* g_thrown = nullptr;
+
+TEST_P(ErrorModes, InlinePropagatesTheSameExceptionObject) {
+    for (uint32_t threads : {1u, 3u}) {
+        g_thrown = nullptr;
+        std::vector<int> got;
+        try {
+            for (int r : pm::map(
+                     [](int x) {
+                         if (x == 21) {
+                             try {
+                                 throw app::parse_error(x);
+                             } catch (const app::parse_error& e) {
+                                 g_thrown = &e;
+                                 throw;
+                             }
+                         }
+                         return x;
+                     },
+                     iota(40), opts().threads(threads).errors(pm::errors::inline_)))
+                got.push_back(r);
+            FAIL() << "no exception";
+        } catch (const app::parse_error& e) {
+            EXPECT_EQ(&e, g_thrown) << "a copy, not the thrown object";
+            EXPECT_EQ(e.line, 21);
+        }
+        EXPECT_EQ(got, iota(21)) << threads << " threads";
+        EXPECT_TRUE(pmtest::no_children());
+    }
+}
+
+TEST_P(ErrorModes, AutomaticIsInlineForOneProcessAndRaiseOtherwise) {
+    auto f = [](int x) {
+        if (x == 2) throw app::parse_error(x);
+        return x;
+    };
+    if (processes() == 1) {
+        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), app::parse_error);
+    } else {
+        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), pm::worker_error);
+    }
+}
+
+TEST_P(ErrorModes, InputRangeExceptionPropagatesUnchangedInEveryMode) {
+    auto make_gen = [] {
+        return pm::generate([n = 0]() mutable -> std::optional<std::string> {
+            if (n == 6) throw app::parse_error(n);
+            return std::to_string(n++);
+        });
+    };
+    auto echo = [](const std::string& s) { return s; };
+    auto expect_six_then_throw = [&](auto&& map) {
+        int n = 0;
+        try {
+            for (auto& r : map) {
+                (void)r;
+                ++n;
+            }
+            ADD_FAILURE() << "no exception";
+        } catch (const app::parse_error& e) {
+            EXPECT_EQ(e.line, 6);
+        }
+        EXPECT_EQ(n, 6);
+    };
+    auto g1 = make_gen();
+    expect_six_then_throw(pm::map(echo, g1, opts().errors(pm::errors::raise)));
+    auto g2 = make_gen();
+    expect_six_then_throw(pm::map(echo, g2, opts().errors(pm::errors::return_)));
+    auto g3 = make_gen();
+    expect_six_then_throw(pm::map(echo, g3, opts().errors(pm::errors::inline_)));
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(ErrorModes, ProgressCallbackExceptionStopsTheMap) {
+    int yielded = 0;
+    try {
+        for (int r : pm::map([](int x) { return x; }, iota(100),
+                             opts().on_progress([](uint64_t done, uint64_t) {
+                                 if (done == 4) throw app::parse_error(int(done));
+                             }))) {
+            (void)r;
+            ++yielded;
+        }
+        FAIL() << "no exception";
+    } catch (const app::parse_error& e) {
+        EXPECT_EQ(e.line, 4);
+    }
+    EXPECT_EQ(yielded, 3);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(ErrorModes, KwstarMergeExceptionFailsTheItem) {
+    struct knobs {
+        int k = 0;
+    };
+    auto merge = [](knobs& k, int o) {
+        if (o < 0) throw std::invalid_argument("negative override");
+        k.k = o;
+    };
+    std::vector<std::pair<int, int>> items{{1, 2}, {1, -1}, {1, 3}};
+    size_t n = 0;
+    for (auto& r : pm::map([](int v, const knobs& k) { return v + k.k; }, items,
+                           pm::kwargs(knobs{}), pm::kwstar(merge),
+                           opts().errors(pm::errors::return_))) {
+        if (n == 1) {
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error().type_name(), "std::invalid_argument");
+        } else {
+            EXPECT_EQ(r.value(), n == 0 ? 3 : 4);
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 3u);
+}
+
+// Worker deaths need worker processes: 2 and 4.
+class WorkerDeath : public pmcpp::Processes {};
+INSTANTIATE_TEST_SUITE_P(All, WorkerDeath, ::testing::Values(2u, 4u), pmcpp::processes_name);
+
+int die_on_5(int x) {
+    if (x == 5) kill(getpid(), SIGKILL);
+    return x * 3;
+}
+
+TEST_P(WorkerDeath, RaiseModeThrowsWorkerDied) {
+    std::vector<int> got;
+    try {
+        for (int r : pm::map(die_on_5, iota(20), opts().chunksize(1))) got.push_back(r);
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.kind(), pm::failure::worker_died);
+        EXPECT_EQ(e.status(), PM_EWORKER);
+        EXPECT_EQ(e.index(), 5u);
+        EXPECT_TRUE(e.type_name().empty());
+        EXPECT_NE(e.message().find("SIGKILL"), std::string::npos) << e.message();
+    }
+    EXPECT_EQ(got, (std::vector<int>{0, 3, 6, 9, 12}));
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, ReturnModeReportsTheLostItemsAndGoesOn) {
+    size_t n = 0;
+    bool five_failed = false;
+    for (auto& r :
+         pm::map(die_on_5, iota(20), opts().chunksize(1).errors(pm::errors::return_))) {
+        if (r) {
+            EXPECT_EQ(*r, int(n) * 3);
+        } else {
+            EXPECT_EQ(r.error().kind(), pm::failure::worker_died);
+            EXPECT_EQ(r.error().index(), n);
+            five_failed |= n == 5;
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 20u);
+    EXPECT_TRUE(five_failed);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, RetriedItemSurvivesOneCrash) {
+    // The first worker to run item 5 dies; the retry runs on a replacement,
+    // which sees the marker file and lives.
+    char path[] = "/tmp/pm-cpp-retry-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    unlink(path);
+    const std::string marker = path;
+    auto f = [&marker](int x) {
+        if (x == 5 && access(marker.c_str(), F_OK) != 0) {
+            const int m = open(marker.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+            if (m >= 0) close(m);
+            kill(getpid(), SIGKILL);
+        }
+        return x * 3;
+    };
+    std::vector<int> expected;
+    for (int x : iota(12)) expected.push_back(x * 3);
+    EXPECT_EQ(pm::to_vector(pm::map(f, iota(12), opts().chunksize(1).retries(1))), expected);
+    unlink(path);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, ItemPastTheTimeoutFailsAsTimedOut) {
+    auto f = [](int x) {
+        if (x == 3) sleep(30);  // killed long before
+        return x;
+    };
+    auto timed = opts().chunksize(1).item_timeout(std::chrono::milliseconds(300));
+    size_t n = 0;
+    for (auto& r : pm::map(f, iota(8), timed.errors(pm::errors::return_))) {
+        if (n == 3) {
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error().kind(), pm::failure::timed_out);
+            EXPECT_EQ(r.error().status(), PM_ETIMEOUT);
+        } else {
+            EXPECT_EQ(r.value(), int(n));
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 8u);
+    try {
+        pm::to_vector(pm::map(f, iota(8), timed));
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_EQ(e.kind(), pm::failure::timed_out);
+        EXPECT_EQ(e.index(), 3u);
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+}  // namespace
