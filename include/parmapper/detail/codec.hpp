@@ -50,6 +50,7 @@
 
 #include "../parmapper.h"
 #include "call.hpp"
+#include "result_archive.hpp"
 
 namespace pm::detail {
 
@@ -150,6 +151,11 @@ template <class T>
 inline constexpr bool cereal_loadable_v =
     cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
 
+// Results are decoded with result_archive (which refuses hostile sizes).
+template <class T>
+inline constexpr bool result_loadable_v =
+    cereal::traits::is_input_serializable<T, result_archive>::value;
+
 template <class T>
 inline constexpr bool is_raw_bytes_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
 
@@ -160,7 +166,7 @@ inline constexpr bool is_raw_item_v =
 template <class T>
 inline constexpr bool is_encodable_result_v =
     is_raw_bytes_v<T> ||
-    (cereal_saveable_v<T> && cereal_loadable_v<T> && std::is_default_constructible_v<T>);
+    (cereal_saveable_v<T> && result_loadable_v<T> && std::is_default_constructible_v<T>);
 
 template <class T>
 inline constexpr bool is_encodable_item_v =
@@ -181,7 +187,7 @@ constexpr bool check_result_type() {
         return false;
     } else {
         constexpr bool serializable =
-            is_raw_bytes_v<R> || (cereal_saveable_v<R> && cereal_loadable_v<R>);
+            is_raw_bytes_v<R> || (cereal_saveable_v<R> && result_loadable_v<R>);
         static_assert(serializable,
                       "pm: the result type cannot be serialized with cereal. Give it a "
                       "serialize(Archive&) member or free function (or save/load), exactly "
@@ -263,8 +269,8 @@ void encode_result(const R& value, pm_sink* out) {
 }
 
 // Decodes a result into out. Never throws: returns "" on success, else what
-// went wrong (a short or long buffer, an exception from a load function,
-// memory exhaustion from a corrupt size).
+// went wrong (a short or long buffer, a size prefix larger than the bytes
+// left, a bool that is not 0 or 1, an exception from a load function).
 template <class R>
 std::string decode_result(const void* data, size_t len, R& out) noexcept {
     try {
@@ -274,12 +280,12 @@ std::string decode_result(const void* data, size_t len, R& out) noexcept {
                        std::to_string(sizeof(R));
             std::memcpy(static_cast<void*>(std::addressof(out)), data, sizeof(R));
         } else if constexpr (is_encodable_result_v<R>) {
-            span_streambuf buf(data, len);
-            stream_over<std::istream> is(&buf);
-            cereal::BinaryInputArchive archive(is.get());
+            // Not cereal::BinaryInputArchive: it trusts the size prefixes
+            // in bytes that come from a worker (see result_archive.hpp).
+            result_archive archive(data, len);
             archive(out);
-            if (buf.remaining() != 0)
-                return std::to_string(buf.remaining()) + " of the result's " +
+            if (archive.remaining() != 0)
+                return std::to_string(archive.remaining()) + " of the result's " +
                        std::to_string(len) + " bytes left undecoded";
         }
         return std::string();

@@ -1,7 +1,7 @@
 // Writes the seed corpus of the frame_decoder fuzz target: valid frames made
 // by the real builders (valid-*), and edge cases around each check (edge-*).
-//   make_frame_corpus DIR          write the files into DIR
-//   make_frame_corpus --check DIR  fail if DIR's files differ from what this
+//   make_frame_decoder_corpus DIR          write the files into DIR
+//   make_frame_decoder_corpus --check DIR  fail if DIR's files differ from what this
 //                                  program makes (the wire format changed:
 //                                  run it without --check to refresh them)
 // Other files in DIR (regress-*: inputs that once found a bug) are left alone.
@@ -156,6 +156,6 @@ int main(int argc, char** argv) {
         }
     }
     if (stale)
-        std::fprintf(stderr, "refresh with: make_frame_corpus %s\n", dir.c_str());
+        std::fprintf(stderr, "refresh with: make_frame_decoder_corpus %s\n", dir.c_str());
     return stale ? 1 : 0;
 }

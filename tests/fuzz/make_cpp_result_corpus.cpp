@@ -1,0 +1,97 @@
+// Writes the seed corpus of the cpp_result fuzz target: results encoded as a
+// worker encodes them (valid-*), and hostile edge cases (edge-*).
+//   make_cpp_result_corpus DIR          write the files into DIR
+//   make_cpp_result_corpus --check DIR  fail if DIR's files differ from these
+// Other files in DIR (regress-*: inputs that once found a bug) are left alone.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "cpp_result_types.hpp"
+
+using namespace fuzz_types;
+
+namespace {
+
+std::string u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
+
+std::map<std::string, std::string> make_corpus() {
+    std::map<std::string, std::string> c;
+    c["valid-string"] = encode(string_result("hello, world"));
+    c["valid-string-empty"] = encode(string_result());
+    c["valid-ints"] = encode(ints_result{1, -2, 3, 1 << 30});
+    c["valid-table"] = encode(table_result{{"a", {1.5, -0.0}},
+                                           {"nan", {std::numeric_limits<double>::quiet_NaN()}},
+                                           {"", {}}});
+    record r;
+    r.id = 42;
+    r.active = true;
+    r.name = "record";
+    r.values = {1, 2, 65535};
+    r.note = "a note";
+    r.tags = {{1, "one"}, {-7, "minus seven"}};
+    r.path = {{0.5, 1.5}, {2, 3}};
+    c["valid-record"] = encode(r);
+    c["valid-record-empty"] = encode(record{});
+
+    c["edge-empty"] = "";
+    // Size prefixes far beyond the bytes that follow.
+    c["edge-string-size-2p40"] = u64(uint64_t(1) << 40) + "abc";
+    c["edge-ints-size-wraps"] = u64(uint64_t(1) << 62) + std::string(8, '\1');
+    c["edge-table-size-huge"] = u64(UINT64_MAX) + u64(1) + "k";
+    c["edge-table-inner-huge"] = u64(1) + u64(1) + "k" + u64(uint64_t(1) << 34);
+    std::string rec = encode(r);
+    // The record's bool (right after the 4-byte id) stored as 2.
+    std::string bad_bool = rec;
+    bad_bool[4] = 2;
+    c["edge-record-bool-2"] = bad_bool;
+    c["edge-record-truncated"] = rec.substr(0, rec.size() - 5);
+    c["edge-record-trailing"] = rec + "xyz";
+    return c;
+}
+
+bool read_file(const std::string& path, std::string* out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return false;
+    out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const bool check = argc == 3 && std::string(argv[1]) == "--check";
+    if (argc != 2 && !check) {
+        std::fprintf(stderr, "usage: %s [--check] DIR\n", argv[0]);
+        return 2;
+    }
+    const std::string dir = argv[argc - 1];
+    int stale = 0;
+    for (const auto& [name, content] : make_corpus()) {
+        const std::string path = dir + "/" + name;
+        if (check) {
+            std::string have;
+            if (!read_file(path, &have) || have != content) {
+                std::fprintf(stderr, "%s is missing or out of date\n", path.c_str());
+                ++stale;
+            }
+            continue;
+        }
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(content.data(), static_cast<std::streamsize>(content.size()));
+        if (!out) {
+            std::fprintf(stderr, "cannot write %s\n", path.c_str());
+            return 1;
+        }
+    }
+    if (stale)
+        std::fprintf(stderr, "refresh with: make_cpp_result_corpus %s\n", dir.c_str());
+    return stale ? 1 : 0;
+}
