@@ -9,7 +9,7 @@
 //     parfun = ParEval(fun, n_chunks=None, n_eval=None, n_min=None)
 //     results = parfun(X)
 //
-// Usage: cpp_pareval [rows [processes]]   (defaults: 200000, 0 = online CPUs)
+// Usage: cpp_pareval [rows [processes]]   (defaults: 1000000, 0 = online CPUs)
 #include <parmapper.hpp>
 
 #include <chrono>
@@ -52,7 +52,7 @@ static void run(const char* name, size_t n, unsigned processes) {
 }
 
 int main(int argc, char** argv) {
-    const size_t n = argc > 1 ? size_t(std::atol(argv[1])) : 200000;
+    const size_t n = argc > 1 ? size_t(std::atol(argv[1])) : 1000000;
     const unsigned processes = argc > 2 ? unsigned(std::atoi(argv[2])) : 0;
     run<double>("double", n, processes);
     run<float>("float", n, processes);
