@@ -1,7 +1,7 @@
 // The collector thread: reads result frames from every worker as they come,
 // returns the workers' credit, and files the results in the sort buffer, so
 // workers keep going while the caller is busy (up to the in-flight bound).
-// It watches the workers: a worker that dies (its pidfd or its stream tells),
+// It watches the workers: a worker that dies (its exit watch or its stream tells),
 // or runs an item past the timeout, is retired; the chunks it held become
 // failed results or items to run again, so nothing is lost and nothing waits
 // for it; and a new worker takes its place when the map (or the pool) goes
@@ -95,8 +95,8 @@ private:
                 continue;
             pfds_.push_back({w.link->poll_fd(), POLLIN, 0});
             owner_.push_back({i, w.generation, false});
-            if (w.pidfd) {
-                pfds_.push_back({w.pidfd.get(), POLLIN, 0});
+            if (w.exit_watch) {
+                pfds_.push_back({w.exit_watch.get(), POLLIN, 0});
                 owner_.push_back({i, w.generation, true});
             }
         }
@@ -262,7 +262,7 @@ private:
                     continue;
                 PM_LOG(debug, "item {} ran past {} ms on {}", index,
                        st_.settings.item_timeout_ms, w.describe());
-                kill_by_pidfd(w.pidfd.get());
+                st_.pool->kill(w);
                 lose_worker(i, "", index);
                 break;
             }
@@ -279,7 +279,7 @@ private:
                 holding = !st_.sched[i].held.empty();
             }
             if (holding && workers_[i]->alive && workers_[i]->is_process()) {
-                kill_by_pidfd(workers_[i]->pidfd.get());
+                st_.pool->kill(*workers_[i]);
                 lose_worker(i, "", UINT64_MAX);
             }
         }
@@ -403,16 +403,23 @@ private:
         }
     }
 
+    // The flag stays up until the worker is lost and its replacement decided,
+    // so the feeder never sees a moment with no worker worth waiting for.
     void handle_broken_channels() {
         for (size_t i = 0; i < st_.sched.size(); ++i) {
-            bool broken;
+            uint64_t generation;
             {
                 std::lock_guard<std::mutex> hold(st_.mutex);
-                broken = std::exchange(st_.sched[i].broken, false);
+                if (!st_.sched[i].broken)
+                    continue;
+                generation = st_.sched[i].generation;
             }
-            if (broken) {
-                // Keep what it finished before the break.
-                read_then_lose(i, "stopped reading its tasks");
+            // Keep what it finished before the break.
+            read_then_lose(i, "stopped reading its tasks");
+            std::lock_guard<std::mutex> hold(st_.mutex);
+            if (st_.sched[i].generation == generation) {  // else replace_worker cleared it
+                st_.sched[i].broken = false;
+                st_.room.notify_all();
             }
         }
     }
@@ -420,7 +427,7 @@ private:
     struct polled {
         size_t worker;
         uint64_t generation;
-        bool exited;  // its pidfd, else its result stream
+        bool exited;  // its exit watch, else its result stream
     };
 
     pool_map_state& st_;

@@ -24,8 +24,9 @@ size_t pick_worker(const pool_map_state& st, size_t start, bool* any_usable) {
         size_t i = (start + k) % st.sched.size();
         const worker_schedule& s = st.sched[i];
         if (!s.usable) {
-            // Worth waiting for: it comes back once recycled or replaced.
-            *any_usable = *any_usable || s.retiring || s.replacing;
+            // Worth waiting for: it comes back once recycled or replaced, or
+            // its break is not yet handled (the collector may replace it).
+            *any_usable = *any_usable || s.retiring || s.replacing || s.broken;
             continue;
         }
         *any_usable = true;

@@ -223,7 +223,7 @@ std::unique_ptr<map_engine> start_pool_map(std::shared_ptr<worker_pool> pool, bo
     // Workers of a pool may have died between maps: replace them now, before
     // a chunk is lost to them.
     for (auto& w : pool->workers()) {
-        if (w->alive && w->is_process() && pidfd_exited(w->pidfd.get())) {
+        if (w->alive && w->is_process() && worker_exited(w->exit_watch.get())) {
             pool->retire(*w);
             PM_LOG(warn, "{} {} while the pool was idle", w->describe(), w->how_it_ended());
             pool->replace(*w);

@@ -1,15 +1,19 @@
 #include "spawner.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "activity_board.hpp"
@@ -22,16 +26,26 @@ namespace pm::core {
 namespace {
 
 // Messages on the template's socket (SOCK_SEQPACKET: one message per send).
-enum : uint32_t { op_spawn = 1, op_spawned = 2, op_exited = 3 };
+enum : uint32_t { op_spawn = 1, op_spawned = 2, op_exited = 3, op_kill = 4 };
 
 // op_spawned's pid when no worker was started: which step failed.
-enum : int32_t { failed_fork = -1, failed_receive = -2, failed_pidfd = -3 };
+enum : int32_t { failed_fork = -1, failed_receive = -2, failed_watch = -3 };
 
 struct message {
     uint32_t op;
     uint32_t worker_id;
-    int32_t pid;    // op_spawned, op_exited
-    int32_t value;  // op_spawned: errno of a failed fork (0: ok); op_exited: wait status
+    int32_t pid;    // op_spawned, op_exited, op_kill
+    int32_t value;  // op_spawned: errno of a failed step (0: ok); op_exited: wait status
+};
+
+// Without pidfds, and if signalfd fails too, the template checks on its
+// workers this often.
+constexpr int reap_check_ms = 10;
+
+// What the template changed of the caller's signal set-up, for its workers.
+struct host_signals {
+    struct sigaction sigchld;
+    sigset_t mask;
 };
 
 constexpr int max_passed_fds = 3;
@@ -40,12 +54,31 @@ int sys_pidfd_open(pid_t pid) noexcept {
     return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always CLOEXEC
 }
 
+int sys_pidfd_send_signal(int pidfd, int sig) noexcept {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// Can this process watch and signal children through pidfds? Not before
+// Linux 5.3, not under valgrind (it does not know the calls), not in some
+// seccomp sandboxes; and not when PARMAPPER_NO_PIDFD=1 asks for the fallback.
+bool pidfds_work() noexcept {
+    const char* off = std::getenv("PARMAPPER_NO_PIDFD");
+    if (off && std::strcmp(off, "1") == 0)
+        return false;
+    int fd = sys_pidfd_open(::getpid());
+    if (fd < 0)
+        return false;
+    bool ok = sys_pidfd_send_signal(fd, 0) == 0;
+    ::close(fd);
+    return ok;
+}
+
 bool send_message(int sock, const message& m, const int* fds, int nfds) noexcept {
     struct iovec iov = {const_cast<message*>(&m), sizeof m};
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
     if (nfds > 0) {
         msg.msg_control = control;
         msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
@@ -70,7 +103,7 @@ int receive_message(int sock, message* m, unique_fd* fds, int* nfds) noexcept {
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_passed_fds)] = {};
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
@@ -100,22 +133,23 @@ int receive_message(int sock, message* m, unique_fd* fds, int* nfds) noexcept {
 
 struct template_child {
     pid_t pid;
-    int pidfd;
+    int watch;  // its pidfd, or the write end of its exit pipe (closed at the reap)
     uint32_t id;
 };
 
 // In a new worker, forked by the template: set up and run the worker loop.
 [[noreturn]] void run_worker_process(const worker_recipe& recipe, pid_t template_pid,
-                                     const struct sigaction& host_sigchld, uint32_t id,
-                                     unique_fd* fds) {
+                                     const host_signals& host, uint32_t id, unique_fd* fds) {
     begin_new_incarnation();
     if (recipe.daemon) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != template_pid)
             ::_exit(worker_exit_channel);
     }
-    // The work function sees the caller's SIGCHLD disposition, as in the caller.
-    ::sigaction(SIGCHLD, &host_sigchld, nullptr);
+    // The work function sees the caller's SIGCHLD disposition and signal
+    // mask, as in the caller.
+    ::sigaction(SIGCHLD, &host.sigchld, nullptr);
+    ::sigprocmask(SIG_SETMASK, &host.mask, nullptr);
     int task_fd = fds[0].release();
     int result_fd = fds[1].release();
     activity_board board = activity_board::attach(fds[2].release(), recipe.threads);
@@ -128,7 +162,8 @@ struct template_child {
 // The template's main loop: fork workers on request, report their exits.
 // Single-threaded, and logs nothing (the logger's lock may have been held by
 // another thread of the caller when we were forked).
-[[noreturn]] void run_template(int sock, const worker_recipe& recipe, pid_t host) {
+[[noreturn]] void run_template(int sock, const worker_recipe& recipe, pid_t host,
+                               bool use_pidfds) {
     begin_new_incarnation();
     close_outer_links();
     if (recipe.daemon) {
@@ -138,25 +173,49 @@ struct template_child {
     }
     // A handler the caller installed for SIGCHLD must not run here and reap
     // our workers before we do; workers get it back.
-    struct sigaction host_sigchld, dfl = {};
+    host_signals caller_signals;
+    struct sigaction dfl = {};
     dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGCHLD, &dfl, &host_sigchld);
+    ::sigaction(SIGCHLD, &dfl, &caller_signals.sigchld);
+    ::sigprocmask(SIG_SETMASK, nullptr, &caller_signals.mask);
     const pid_t self = ::getpid();
+
+    // Without pidfds, a SIGCHLD through a signalfd says when to reap (a
+    // signal blocked in this single-threaded process waits for us there).
+    int sigchld_fd = -1;
+    if (!use_pidfds) {
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+        sigchld_fd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sigchld_fd < 0)
+            ::sigprocmask(SIG_SETMASK, &caller_signals.mask, nullptr);
+    }
 
     std::vector<template_child> children;
     std::vector<struct pollfd> pfds;
     for (;;) {
         pfds.clear();
         pfds.push_back({sock, POLLIN, 0});
-        for (const auto& c : children)
-            pfds.push_back({c.pidfd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+        if (use_pidfds)
+            for (const auto& c : children)
+                pfds.push_back({c.watch, POLLIN, 0});
+        else if (sigchld_fd >= 0)
+            pfds.push_back({sigchld_fd, POLLIN, 0});
+        int timeout = use_pidfds || sigchld_fd >= 0 || children.empty() ? -1 : reap_check_ms;
+        if (::poll(pfds.data(), pfds.size(), timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
+        if (sigchld_fd >= 0) {
+            struct signalfd_siginfo info;
+            while (::read(sigchld_fd, &info, sizeof info) > 0) {
+            }
+        }
         for (size_t k = children.size(); k-- > 0;) {
-            if (!pfds[k + 1].revents)
+            if (use_pidfds && !pfds[k + 1].revents)
                 continue;
             int st = 0;
             pid_t r;
@@ -165,9 +224,10 @@ struct template_child {
             } while (r < 0 && errno == EINTR);
             if (r == 0)
                 continue;
+            // The status first: whoever sees the watch close finds it waiting.
             message m = {op_exited, children[k].id, children[k].pid, r > 0 ? st : 0};
             send_message(sock, m, nullptr, 0);
-            ::close(children[k].pidfd);
+            ::close(children[k].watch);
             children.erase(children.begin() + static_cast<long>(k));
         }
         if (!pfds[0].revents)
@@ -178,37 +238,67 @@ struct template_child {
         int got = receive_message(sock, &req, fds, &nfds);
         if (got == 0 || got == -1)
             break;  // the pool is closing (or its caller died)
+        if (req.op == op_kill) {
+            // Only a child not yet reaped: its pid cannot have been reused.
+            for (const auto& c : children)
+                if (c.pid == req.pid)
+                    ::kill(c.pid, SIGKILL);
+            continue;
+        }
         if (req.op != op_spawn || nfds != max_passed_fds) {
             message m = {op_spawned, req.worker_id, failed_receive, got == -2 ? EMFILE : EINVAL};
+            send_message(sock, m, nullptr, 0);
+            continue;
+        }
+        int exit_pipe[2] = {-1, -1};
+        if (!use_pidfds && ::pipe2(exit_pipe, O_CLOEXEC) != 0) {
+            message m = {op_spawned, req.worker_id, failed_watch, errno};
             send_message(sock, m, nullptr, 0);
             continue;
         }
         pid_t pid = ::fork();
         if (pid == 0) {
             ::close(sock);
+            if (sigchld_fd >= 0)
+                ::close(sigchld_fd);
             for (const auto& c : children)
-                ::close(c.pidfd);
-            run_worker_process(recipe, self, host_sigchld, req.worker_id, fds);
-        }
-        if (pid < 0) {
-            message m = {op_spawned, req.worker_id, failed_fork, errno};
-            send_message(sock, m, nullptr, 0);
-            continue;
-        }
-        int pidfd = sys_pidfd_open(pid);
-        if (pidfd < 0) {
-            // Without a pidfd the pool cannot watch the worker: refuse it.
-            int err = errno;
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+                ::close(c.watch);
+            if (!use_pidfds) {
+                ::close(exit_pipe[0]);
+                ::close(exit_pipe[1]);
             }
-            message m = {op_spawned, req.worker_id, failed_pidfd, err};
+            run_worker_process(recipe, self, caller_signals, req.worker_id, fds);
+        }
+        int err = errno;
+        int watch = -1;  // what the caller gets
+        int kept = -1;   // what we keep until the reap
+        if (pid > 0 && use_pidfds) {
+            watch = kept = sys_pidfd_open(pid);
+            err = errno;
+        } else if (pid > 0) {
+            watch = exit_pipe[0];
+            kept = exit_pipe[1];
+        }
+        if (pid < 0 || watch < 0) {
+            // Without a watch the pool could not see the worker die: refuse it.
+            if (pid > 0) {
+                ::kill(pid, SIGKILL);
+                while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+                }
+            }
+            if (!use_pidfds) {
+                ::close(exit_pipe[0]);
+                ::close(exit_pipe[1]);
+            }
+            message m = {op_spawned, req.worker_id, pid < 0 ? failed_fork : failed_watch, err};
             send_message(sock, m, nullptr, 0);
             continue;
         }
-        children.push_back({pid, pidfd, req.worker_id});
+        children.push_back({pid, kept, req.worker_id});
         message m = {op_spawned, req.worker_id, pid, 0};
-        send_message(sock, m, &pidfd, 1);
+        send_message(sock, m, &watch, 1);
+        if (!use_pidfds)
+            ::close(watch);  // the caller has its copy
     }
     // The pool is gone: wait for the workers it left (stopped, killed, or,
     // without daemon, finishing on their own) so none becomes a zombie.
@@ -231,12 +321,13 @@ spawner::spawner(const worker_recipe& recipe) {
         throw_system_error("socketpair", errno);
     unique_fd ours(sv[0]), theirs(sv[1]);
     const pid_t host = ::getpid();
+    use_pidfds_ = pidfds_work();
     pid_t pid = ::fork();
     if (pid < 0)
         throw_system_error("fork", errno);
     if (pid == 0) {
         ours.reset();
-        run_template(theirs.get(), recipe, host);
+        run_template(theirs.get(), recipe, host, use_pidfds_);
     }
     template_ = child_process(pid);
     sock_ = std::move(ours);
@@ -244,13 +335,17 @@ spawner::spawner(const worker_recipe& recipe) {
 
 void spawner::close() noexcept {
     std::lock_guard<std::mutex> hold(mutex_);
-    sock_.reset();
+    {
+        std::lock_guard<std::mutex> hold_send(send_mutex_);
+        sock_.reset();
+    }
+    template_gone_ = true;
     template_.reap_until(monotonic_ns() + 2'000'000'000ull);
     template_.kill_and_reap();
 }
 
 bool spawner::read_reply(int timeout_ms, reply* out) {
-    if (!sock_)
+    if (template_gone_)
         return false;
     struct pollfd p = {sock_.get(), POLLIN, 0};
     int rc;
@@ -263,7 +358,7 @@ bool spawner::read_reply(int timeout_ms, reply* out) {
     int nfds = 0;
     int got = receive_message(sock_.get(), &out->m, fds, &nfds);
     if (got == 0 || got == -1) {
-        sock_.reset();  // the template is gone: nothing more will come
+        template_gone_ = true;  // nothing more will come
         return false;
     }
     if (out->m.op == op_exited) {
@@ -276,11 +371,16 @@ bool spawner::read_reply(int timeout_ms, reply* out) {
 
 spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
     std::lock_guard<std::mutex> hold(mutex_);
-    if (!sock_)
+    if (template_gone_)
         throw error(PM_ESYS, "the pool's template process is gone; no worker can be started");
     message req = {op_spawn, id, 0, 0};
     int fds[max_passed_fds] = {task_read_fd, result_write_fd, board_fd};
-    if (!send_message(sock_.get(), req, fds, max_passed_fds))
+    bool sent;
+    {
+        std::lock_guard<std::mutex> hold_send(send_mutex_);
+        sent = send_message(sock_.get(), req, fds, max_passed_fds);
+    }
+    if (!sent)
         throw_system_error("sending a spawn request to the template process", errno);
     const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
     for (;;) {
@@ -294,15 +394,15 @@ spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd
             continue;
         if (r.m.pid <= 0)
             throw_system_error(r.m.pid == failed_fork      ? "fork (in the template process)"
-                               : r.m.pid == failed_pidfd ? "pidfd_open (in the template process)"
+                               : r.m.pid == failed_watch ? "watching a new worker (in the template process)"
                                                          : "passing descriptors to the template process",
                                r.m.value ? r.m.value : EIO);
-        if (!r.fd)  // it runs, but we could not take its pidfd: it ends at
+        if (!r.fd)  // it runs, but we could not take its watch: it ends at
                     // the end of its task stream, when our ends close
-            throw_system_error("receiving a worker's pidfd", EMFILE);
+            throw_system_error("receiving a worker's exit watch", EMFILE);
         spawned_worker w;
         w.pid = r.m.pid;
-        w.pidfd = std::move(r.fd);
+        w.exit_watch = std::move(r.fd);
         return w;
     }
 }
@@ -320,18 +420,32 @@ bool spawner::wait_status(pid_t pid, uint64_t deadline_ns, int* status) {
         if (now >= deadline_ns)
             return false;
         reply r;
-        if (!read_reply(static_cast<int>((deadline_ns - now) / 1'000'000 + 1), &r) && !sock_)
+        if (!read_reply(static_cast<int>((deadline_ns - now) / 1'000'000 + 1), &r) &&
+            template_gone_)
             return false;
     }
 }
 
-void kill_by_pidfd(int pidfd) noexcept {
-    if (pidfd >= 0)
-        ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+void spawner::kill(pid_t pid, int exit_watch) noexcept {
+    if (exit_watch < 0)
+        return;
+    if (use_pidfds_) {
+        sys_pidfd_send_signal(exit_watch, SIGKILL);
+        return;
+    }
+    // The template is the worker's parent: only it knows for sure that the
+    // pid is not reaped (and so not reused) when the signal goes.
+    message req = {op_kill, 0, pid, 0};
+    // If the template is gone (killed from outside), so is this way: a
+    // daemon worker died with it, another one leaves when its task stream
+    // closes. A kill by bare pid could hit a stranger once init reaped it.
+    std::lock_guard<std::mutex> hold_send(send_mutex_);
+    if (sock_)
+        send_message(sock_.get(), req, nullptr, 0);
 }
 
-bool pidfd_exited(int pidfd) noexcept {
-    struct pollfd p = {pidfd, POLLIN, 0};
+bool worker_exited(int exit_watch) noexcept {
+    struct pollfd p = {exit_watch, POLLIN, 0};
     int rc;
     do {
         rc = ::poll(&p, 1, 0);

@@ -7,8 +7,14 @@
 // the caller's at pool creation.
 //
 // The template is the workers' parent: it reaps them and reports each exit
-// status back over its socket. The caller holds a pidfd per worker, so it can
-// poll for a worker's exit and signal it without racing pid reuse.
+// status back over its socket. The caller holds an exit watch per worker: a
+// descriptor that polls readable once the worker is gone. It is the worker's
+// pidfd where the kernel offers pidfd_open (Linux 5.3); where it does not, or
+// under valgrind, which does not know that call, or when the environment sets
+// PARMAPPER_NO_PIDFD=1, it is the read end of a pipe whose write end only
+// the template holds and closes when it reaps the worker. Kills never race
+// pid reuse: through the pidfd, or sent by the template, the worker's parent,
+// which knows whether it has reaped that pid yet.
 #pragma once
 
 #include <sys/types.h>
@@ -32,7 +38,7 @@ struct worker_recipe {
 
 struct spawned_worker {
     pid_t pid = -1;
-    unique_fd pidfd;  // CLOEXEC
+    unique_fd exit_watch;  // CLOEXEC; polls readable once the worker is gone
 };
 
 class spawner {
@@ -53,6 +59,13 @@ public:
     // template is gone, or the worker is still running). Thread-safe.
     bool wait_status(pid_t pid, uint64_t deadline_ns, int* status);
 
+    // SIGKILL for a worker this spawner started and whose exit watch is still
+    // open. Best effort, never blocks; thread-safe.
+    void kill(pid_t pid, int exit_watch) noexcept;
+
+    // True when exit watches are pidfds (false: pipes closed by the template).
+    bool uses_pidfds() const noexcept { return use_pidfds_; }
+
     // Ends the template: it reaps the workers it still has (stop or kill them
     // first, or it waits for them) and exits, and we reap it. Idempotent.
     void close() noexcept;
@@ -65,15 +78,16 @@ private:
     // timeout_ms. False on timeout or when the template is gone.
     bool read_reply(int timeout_ms, reply* out);
 
-    std::mutex mutex_;  // one conversation with the template at a time
-    unique_fd sock_;
+    std::mutex mutex_;       // one conversation with the template at a time
+    std::mutex send_mutex_;  // kill requests, which must not wait for a conversation
+    unique_fd sock_;         // closed only by close(), under both mutexes
+    bool template_gone_ = false;  // under mutex_
+    bool use_pidfds_ = true;
     child_process template_;
     std::unordered_map<pid_t, int> exits_;  // reported, not yet asked for
 };
 
-// Sends SIGKILL through a pidfd: never hits a reused pid. Best effort.
-void kill_by_pidfd(int pidfd) noexcept;
-// True once the process behind the pidfd has exited (nonblocking).
-bool pidfd_exited(int pidfd) noexcept;
+// True once the worker behind an exit watch is gone (nonblocking).
+bool worker_exited(int exit_watch) noexcept;
 
 }  // namespace pm::core

@@ -26,12 +26,12 @@ void flush_stdio_before_fork() {
     std::clog.flush();
 }
 
-// Waits until the process behind pidfd exits, or deadline_ns.
-bool wait_exit(int pidfd, uint64_t deadline_ns) noexcept {
+// Waits until the process behind an exit watch is gone, or deadline_ns.
+bool wait_exit(int exit_watch, uint64_t deadline_ns) noexcept {
     for (;;) {
         uint64_t now = monotonic_ns();
         int ms = now >= deadline_ns ? 0 : static_cast<int>((deadline_ns - now) / 1'000'000 + 1);
-        struct pollfd p = {pidfd, POLLIN, 0};
+        struct pollfd p = {exit_watch, POLLIN, 0};
         int rc = ::poll(&p, 1, ms);
         if (rc > 0)
             return true;
@@ -108,7 +108,7 @@ void worker_pool::start_process(worker& w) {
     w.link = std::make_shared<pipe_channel>(link);  // takes our ends
     w.board = std::move(board);
     w.pid = s.pid;
-    w.pidfd = std::move(s.pidfd);
+    w.exit_watch = std::move(s.exit_watch);
     w.status_known = false;
     w.items_done = 0;
     w.alive = true;
@@ -128,10 +128,10 @@ void worker_pool::retire(worker& w) noexcept {
     w.alive = false;
     if (!w.is_process())
         return;
-    kill_by_pidfd(w.pidfd.get());
+    spawner_->kill(w.pid, w.exit_watch.get());
     w.status_known =
         spawner_->wait_status(w.pid, monotonic_ns() + status_report_wait_ns, &w.wait_status);
-    w.pidfd.reset();
+    w.exit_watch.reset();
 }
 
 bool worker_pool::replace(worker& w) noexcept {
@@ -148,10 +148,14 @@ bool worker_pool::replace(worker& w) noexcept {
     }
 }
 
+void worker_pool::kill(worker& w) noexcept {
+    if (w.alive && w.is_process() && spawner_)
+        spawner_->kill(w.pid, w.exit_watch.get());
+}
+
 void worker_pool::kill_all() noexcept {
     for (auto& w : workers_)
-        if (w->alive && w->is_process())
-            kill_by_pidfd(w->pidfd.get());
+        kill(*w);
 }
 
 void worker_pool::shutdown(uint64_t grace_ns) noexcept {
@@ -166,8 +170,8 @@ void worker_pool::shutdown(uint64_t grace_ns) noexcept {
     const uint64_t deadline = monotonic_ns() + grace_ns;
     for (auto& w : workers_) {
         if (w->is_process()) {
-            if (w->alive && !wait_exit(w->pidfd.get(), deadline))
-                kill_by_pidfd(w->pidfd.get());
+            if (w->alive && !wait_exit(w->exit_watch.get(), deadline))
+                kill(*w);
             retire(*w);
         } else if (w->thread.joinable()) {
             // The worker thread leaves at the stop frame or when its result

@@ -31,7 +31,7 @@ struct worker {
     std::shared_ptr<channel> link;  // tasks out, results in
     std::thread thread;             // in-process worker
     pid_t pid = -1;                 // kept for messages after the reap
-    unique_fd pidfd;                // polls readable once the process exits
+    unique_fd exit_watch;           // polls readable once the process is gone (spawner.hpp)
     activity_board board;           // what its threads are running
     int wait_status = 0;            // once reaped, if status_known
     bool status_known = false;
@@ -68,7 +68,9 @@ public:
     // Starts a new process in a retired worker's slot. False (logged) if that
     // failed; the slot stays retired.
     bool replace(worker& w) noexcept;
-    // SIGKILL every live forked worker; descriptors stay open until retire.
+    // SIGKILL a live forked worker; its descriptors stay open until retire.
+    void kill(worker& w) noexcept;
+    // kill() every live forked worker.
     void kill_all() noexcept;
     // Stop frames, close the task pipes, wait up to grace_ns for workers to
     // leave, then kill the rest and collect them; joins an in-process worker

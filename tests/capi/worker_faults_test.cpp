@@ -615,3 +615,89 @@ TEST(HostSignals, AGreedySigchldHandlerCannotStealWorkerStatuses) {
     free_shared(sh);
     EXPECT_TRUE(no_children());
 }
+
+// ---------------------------------------------------------------------------
+// How the caller watches its workers: pidfds where the kernel offers them,
+// pipes closed by the template where it does not (or under valgrind, or with
+// PARMAPPER_NO_PIDFD=1, which the suite's "-no-pidfd" runs set).
+
+static size_t open_pidfds() {
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    while (struct dirent *e = readdir(d)) {
+        char link[128] = {0};
+        std::string path = std::string("/proc/self/fd/") + e->d_name;
+        if (readlink(path.c_str(), link, sizeof link - 1) > 0 &&
+            std::string(link).find("pidfd") != std::string::npos)
+            ++n;
+    }
+    closedir(d);
+    return n;
+}
+
+static bool pidfds_wanted() {
+    const char *off = getenv("PARMAPPER_NO_PIDFD");
+    return !(off && std::string(off) == "1");
+}
+
+TEST(Template, WatchesEachWorkerThroughAPidfdOrItsFallback) {
+    Config cfg;
+    cfg.processes = 3;
+    Options opts = make_options(cfg);
+    pm_pool *raw = nullptr;
+    ASSERT_EQ(pm_pool_create(&raw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    Pool pool(raw);
+    const size_t pidfds = open_pidfds();
+    if (pidfds_wanted())
+        EXPECT_EQ(pidfds, 3u);
+    else
+        EXPECT_EQ(pidfds, 0u);
+    pool.reset();
+    EXPECT_EQ(open_pidfds(), 0u);
+    // Either way a worker's death is seen at once, named, and replaced.
+    Shared *sh = shared_page();
+    Fault f{7, UINT64_MAX, 2, sh};
+    const std::vector<uint64_t> items = make_items(40);
+    Config mcfg;
+    mcfg.chunk = 1;
+    mcfg.error_mode = PM_ERRORS_RETURN;
+    std::vector<Step> steps = run_map(make_options(mcfg), items, f, true);
+    ASSERT_EQ(steps.size(), items.size() + 1);
+    EXPECT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+    for (size_t i = 0; i < items.size(); ++i)
+        EXPECT_EQ(steps[i].status, i == 7 ? PM_EWORKER : PM_OK) << describe(steps[i]);
+    EXPECT_NE(steps[7].error.find("exited with status 3"), std::string::npos) << steps[7].error;
+    free_shared(sh);
+    EXPECT_TRUE(no_children());
+    EXPECT_EQ(open_pidfds(), 0u);
+}
+
+// The template blocks SIGCHLD for itself when it reaps through a signalfd;
+// the work function must see the caller's signal mask all the same.
+static int report_mask(const void *, size_t, uint64_t, pm_sink *out, void *) {
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, nullptr, &now);
+    const char r[2] = {static_cast<char>('0' + sigismember(&now, SIGCHLD)),
+                       static_cast<char>('0' + sigismember(&now, SIGUSR2))};
+    return pm_sink_write(out, r, 2) == PM_OK ? 0 : 1;
+}
+
+TEST(HostSignals, TheWorkFunctionSeesTheCallersSignalMask) {
+    sigset_t usr2, old;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr2, &old), 0);
+    const std::vector<uint64_t> items = make_items(8);
+    Config cfg;
+    cfg.chunk = 1;
+    Map map = start_map(cfg, array_input(items), report_mask);
+    ASSERT_TRUE(map);
+    std::vector<Step> steps = drain(map.get(), true);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ASSERT_EQ(steps.size(), items.size() + 1);
+    for (size_t i = 0; i < items.size(); ++i)
+        EXPECT_EQ(steps[i].data, "01") << "item " << i;
+    map.reset();
+    EXPECT_TRUE(no_children());
+}
