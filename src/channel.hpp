@@ -27,6 +27,8 @@ public:
     virtual frame_reader::status read_frame(std::string* problem) = 0;
     virtual const frame_header& frame() const noexcept = 0;
     virtual payload_buffer take_payload() noexcept = 0;
+    // Part-way through a result frame, and where ("" when not).
+    virtual std::string partial_frame() const = 0;
 
     // Sends one whole frame (iov is consumed). While the worker is slow it
     // waits on the channel and on wake_fd, and asks give_up() after every

@@ -28,6 +28,12 @@ namespace {
 constexpr int idle_poll_ms = 100;
 constexpr uint64_t rss_check_period_ns = 10'000'000;
 constexpr uint32_t max_fruitless_starts = 3;
+// A worker writes a result frame in one go, and we read every worker as its
+// bytes come; so a frame that stops part-way for this long means a worker
+// that wrote bytes of its own into its result pipe, or was stopped
+// (SIGSTOP). Shorter with an item timeout: the timeout, at least 1 s.
+constexpr uint64_t frame_stall_limit_ms = 10'000;
+constexpr uint64_t min_frame_stall_limit_ms = 1'000;
 
 // Resident memory of a process in bytes, 0 if unknown.
 uint64_t resident_bytes(pid_t pid) {
@@ -59,9 +65,12 @@ std::vector<char> item_bytes(const std::vector<char>& payload, uint32_t count, u
 
 class collector {
 public:
-    explicit collector(pool_map_state& st) : st_(st), workers_(st.pool->workers()) {
+    explicit collector(pool_map_state& st)
+        : st_(st), workers_(st.pool->workers()), last_bytes_ns_(workers_.size()) {
         const uint64_t t = st.settings.item_timeout_ms;
         check_ms_ = t ? static_cast<int>(std::clamp<uint64_t>(t / 4, 10, 100)) : idle_poll_ms;
+        stall_limit_ms_ = t ? std::clamp(t, min_frame_stall_limit_ms, frame_stall_limit_ms)
+                            : frame_stall_limit_ms;
     }
 
     void run() {
@@ -107,11 +116,14 @@ private:
         if (rc > 0) {
             if (pfds_.back().revents)
                 eventfd_drain(st_.collector_wake.get());
+            const uint64_t polled_ns = monotonic_ns();
             for (size_t k = 0; k + 1 < pfds_.size(); ++k) {
                 const size_t i = owner_[k].worker;
                 // A worker replaced earlier in this round is not the one polled.
                 if (!pfds_[k].revents || workers_[i]->generation != owner_[k].generation)
                     continue;
+                if (!owner_[k].exited)
+                    last_bytes_ns_[i] = polled_ns;
                 if (owner_[k].exited) {
                     // Results it wrote before leaving still count.
                     read_then_lose(i, "");
@@ -126,6 +138,7 @@ private:
             last_check_ns_ = now;
             if (st_.settings.item_timeout_ms)
                 check_timeouts(now);
+            check_stalled_frames(now);
         }
         retire_recycled();
     }
@@ -243,6 +256,24 @@ private:
         }
     }
 
+    // Stops workers whose result stream stopped part-way through a frame
+    // (see frame_stall_limit_ms): their chunks would wait forever.
+    void check_stalled_frames(uint64_t now) {
+        for (size_t i = 0; i < workers_.size(); ++i) {
+            worker& w = *workers_[i];
+            if (!w.alive || !w.is_process() ||
+                now - last_bytes_ns_[i] < stall_limit_ms_ * 1'000'000)
+                continue;
+            const std::string where = w.link->partial_frame();
+            if (where.empty())
+                continue;
+            lose_worker(i,
+                        "sent nothing for " + std::to_string(stall_limit_ms_) +
+                            " ms part-way through a result frame (" + where + ")",
+                        UINT64_MAX, PM_EIO);
+        }
+    }
+
     // Kills workers that run an item past the timeout.
     void check_timeouts(uint64_t now) {
         const uint64_t limit = st_.settings.item_timeout_ms * 1'000'000;
@@ -354,9 +385,7 @@ private:
                 st_.reruns.push_back({index, item_bytes(*c.items, c.count, j)});
                 continue;
             }
-            std::string message = what;
-            if (!st_.rerun)
-                message += " while holding " + item_range(c.first, c.count);
+            std::string message = what + " while holding " + item_range(c.first, c.count);
             if (attempts > 1)
                 message += " (item " + std::to_string(index) + " failed " +
                            std::to_string(attempts) + " attempts)";
@@ -434,7 +463,9 @@ private:
     std::vector<std::unique_ptr<worker>>& workers_;
     std::vector<struct pollfd> pfds_;
     std::vector<polled> owner_;
+    std::vector<uint64_t> last_bytes_ns_;  // per worker slot: when its stream last polled readable
     uint64_t last_check_ns_ = 0;
+    uint64_t stall_limit_ms_ = frame_stall_limit_ms;
     int check_ms_ = idle_poll_ms;
     bool killed_ = false;
 };

@@ -47,14 +47,8 @@ frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
             case io_result::would_block:
                 return status::need_more;
             case io_result::closed:
-                if (mid_frame()) {
-                    *problem = in_payload_
-                                   ? "ended its stream " + std::to_string(payload_have_) +
-                                         " bytes into a payload of " +
-                                         std::to_string(header_.payload_len)
-                                   : "ended its stream " + std::to_string(header_have_) +
-                                         " bytes into a frame header";
-                }
+                if (mid_frame())
+                    *problem = "ended its stream " + where_in_frame();
                 return status::closed;
             case io_result::failed: {
                 char buf[256];
@@ -98,5 +92,12 @@ void frame_reader::make_room() {
 }
 
 payload_buffer frame_reader::take_payload() noexcept { return std::move(payload_); }
+
+std::string frame_reader::where_in_frame() const {
+    if (in_payload_)
+        return std::to_string(payload_have_) + " bytes into a payload of " +
+               std::to_string(header_.payload_len);
+    return std::to_string(header_have_) + " bytes into a frame header";
+}
 
 }  // namespace pm::core

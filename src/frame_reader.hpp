@@ -48,6 +48,8 @@ public:
     // The payload of the frame just returned; exactly header().payload_len bytes.
     payload_buffer take_payload() noexcept;
     bool mid_frame() const noexcept { return header_have_ > 0; }
+    // Where a partly read frame stands: "12 bytes into a payload of 4096".
+    std::string where_in_frame() const;
 
 private:
     void make_room();

@@ -27,6 +27,9 @@ public:
     frame_reader::status read_frame(std::string* problem) override;
     const frame_header& frame() const noexcept override { return reader_.header(); }
     payload_buffer take_payload() noexcept override { return reader_.take_payload(); }
+    std::string partial_frame() const override {
+        return reader_.mid_frame() ? reader_.where_in_frame() : std::string();
+    }
     bool send(struct iovec* iov, int iovcnt, int wake_fd,
               const std::function<bool()>& give_up) override;
     void send_stop() noexcept override;

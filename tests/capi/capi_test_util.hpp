@@ -95,6 +95,7 @@ struct Config {
     int error_mode = PM_ERRORS_RAISE;
     size_t max_in_flight = 0;
     uint64_t total = PM_TOTAL_UNKNOWN;
+    uint64_t item_timeout_ms = 0;  // 0: none
 };
 
 inline Options make_options(const Config &c) {
@@ -108,6 +109,7 @@ inline Options make_options(const Config &c) {
     EXPECT_EQ(pm_options_set_error_mode(o, c.error_mode), PM_OK);
     EXPECT_EQ(pm_options_set_max_in_flight(o, c.max_in_flight), PM_OK);
     EXPECT_EQ(pm_options_set_total(o, c.total), PM_OK);
+    EXPECT_EQ(pm_options_set_item_timeout(o, c.item_timeout_ms), PM_OK);
     return Options(o);
 }
 

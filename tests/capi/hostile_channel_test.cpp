@@ -57,6 +57,8 @@ enum class Hostility {
     HugeClaimThenExit, // a sound header claiming 1 TiB, then _exit(0)
     ForeignChunk,      // a sound result frame for an item it was not given
     BadTable,          // a result entry longer than the frame
+    PartialThenSilent, // a sound header claiming 1 MiB, 16 bytes of it, then
+                       // back to work: its stream stalls part-way through
 };
 
 // The item value that makes the work function misbehave.
@@ -128,6 +130,10 @@ bool misbehave(const Hostile &hostile) {
         return write_all(fd, &h, sizeof h) && write_all(fd, &e, sizeof e) &&
                write_all(fd, "abcd", 4);
     }
+    case Hostility::PartialThenSilent: {
+        const wire_header h = result_header(1, 0, uint64_t(1) << 20);
+        return write_all(fd, &h, sizeof h) && write_all(fd, "0123456789abcdef", 16);
+    }
     }
     return false;
 }
@@ -149,6 +155,7 @@ struct Case {
     Hostility how;
     int status;            // what the poisoned worker's items report
     const char *complaint; // part of their message
+    uint64_t item_timeout_ms = 0;  // also shortens the stall limit to 1 s
 };
 
 const Case kCases[] = {
@@ -162,6 +169,11 @@ const Case kCases[] = {
      "sent a bad frame (results for item 1000000, which it was not given)"},
     {"BadTable", Hostility::BadTable, PM_EIO,
      "sent a bad frame (result lengths exceed the frame (item 0))"},
+    // The worker lives on and its later frames feed the claimed payload: the
+    // stall, not a death or a bad header, gives it away. The item timeout
+    // never fires (no item runs long); it only shortens the stall limit.
+    {"PartialThenSilent", Hostility::PartialThenSilent, PM_EIO,
+     "sent nothing for 1000 ms part-way through a result frame (", 300},
 };
 
 constexpr size_t kItems = 40;
@@ -189,6 +201,7 @@ TEST_P(HostileChannel, RaiseModeReportsThePoisonedItem) {
         Config cfg;
         cfg.processes = 2;
         cfg.chunk = 1;
+        cfg.item_timeout_ms = c.item_timeout_ms;
         Map map = start_map(cfg, array_input(items), hostile_work, &how);
         ASSERT_TRUE(map);
         const std::vector<Step> steps = drain(map.get());
@@ -220,6 +233,7 @@ TEST_P(HostileChannel, ReturnModeReportsThatWorkersItemsAndGoesOn) {
         cfg.chunk = 1;
         cfg.ordered = ordered;
         cfg.error_mode = PM_ERRORS_RETURN;
+        cfg.item_timeout_ms = c.item_timeout_ms;
         Map map = start_map(cfg, array_input(items), hostile_work, &how);
         ASSERT_TRUE(map);
         std::vector<int> status_of(kItems, 1);

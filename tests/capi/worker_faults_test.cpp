@@ -665,9 +665,17 @@ TEST(Template, WatchesEachWorkerThroughAPidfdOrItsFallback) {
     std::vector<Step> steps = run_map(make_options(mcfg), items, f, true);
     ASSERT_EQ(steps.size(), items.size() + 1);
     EXPECT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
-    for (size_t i = 0; i < items.size(); ++i)
-        EXPECT_EQ(steps[i].status, i == 7 ? PM_EWORKER : PM_OK) << describe(steps[i]);
-    EXPECT_NE(steps[7].error.find("exited with status 3"), std::string::npos) << steps[7].error;
+    // Item 7 fails, and at most the other chunk its worker held (its credit).
+    size_t failed = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (steps[i].status == PM_OK) continue;
+        ++failed;
+        EXPECT_EQ(steps[i].status, PM_EWORKER) << describe(steps[i]);
+        EXPECT_NE(steps[i].error.find("exited with status 3"), std::string::npos)
+            << steps[i].error;
+    }
+    EXPECT_EQ(steps[7].status, PM_EWORKER);
+    EXPECT_LE(failed, 2u);
     free_shared(sh);
     EXPECT_TRUE(no_children());
     EXPECT_EQ(open_pidfds(), 0u);
