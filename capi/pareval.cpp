@@ -25,6 +25,13 @@ struct rows_job {
     size_t out_width;
 };
 
+// The chunk this thread's row function is running, for pm_pareval_set_error().
+struct running_chunk {
+    pm_sink* sink = nullptr;
+    bool message_set = false;
+};
+thread_local running_chunk* current_chunk = nullptr;
+
 // The work function: the item is a row_chunk, the result its output rows.
 int evaluate_chunk(const void* item, size_t len, uint64_t, pm_sink* out, void* user_data) {
     const rows_job* job = static_cast<const rows_job*>(user_data);
@@ -37,10 +44,15 @@ int evaluate_chunk(const void* item, size_t len, uint64_t, pm_sink* out, void* u
     // A buffer of our own: the sink's bytes carry no alignment promise.
     std::vector<double> y(chunk.rows * job->out_width);
     const double* x = job->x ? job->x + chunk.first * job->ndim : nullptr;
+    running_chunk running{out, false};
+    running_chunk* const outer = current_chunk;  // a row function may run a pm_pareval too
+    current_chunk = &running;
     const int rc = job->fn(x, chunk.rows, job->ndim, y.empty() ? nullptr : y.data(),
                            job->out_width, job->user_data);
+    current_chunk = outer;
     if (rc != 0) {
-        pm_sink_set_error(out, ("the row function returned " + std::to_string(rc)).c_str());
+        if (!running.message_set)
+            pm_sink_set_error(out, ("the row function returned " + std::to_string(rc)).c_str());
         return rc;
     }
     return pm_sink_write(out, y.data(), y.size() * sizeof(double)) == PM_OK ? 0 : 1;
@@ -135,4 +147,17 @@ int pm_pareval(const pm_options* opts, pm_rows_fn fn, void* user_data, const dou
                 std::memcpy(y + c.first * out_width, data, len);
         }
     });
+}
+
+int pm_pareval_set_error(const char* message) {
+    using pm::capi::fail;
+    if (!message)
+        return fail(PM_EINVAL, "pm_pareval_set_error: message is NULL");
+    if (!current_chunk)
+        return fail(PM_ESTATE, "pm_pareval_set_error: not called from a row function of "
+                               "pm_pareval() on this thread");
+    const int status = pm_sink_set_error(current_chunk->sink, message);
+    if (status == PM_OK)
+        current_chunk->message_set = true;
+    return status;
 }

@@ -524,6 +524,13 @@ PM_API void pm_process_destroy(pm_process *proc);
 typedef int (*pm_rows_fn)(const double *x, size_t rows, size_t ndim, double *y,
                           size_t out_width, void *user_data);
 
+/* From inside a pm_rows_fn, before it returns nonzero: the message its
+ * chunk's failure carries (copied), instead of "the row function returned
+ * N". The last call wins. @return PM_OK; PM_EINVAL (message NULL);
+ * PM_ESTATE (not called from a row function that pm_pareval() is running
+ * on this thread). Since: 0.2. */
+PM_API int pm_pareval_set_error(const char *message);
+
 /* Evaluate fn over the n rows of x in parallel, in chunks of consecutive
  * rows, and gather the output rows into y in order: for a function whose
  * output rows depend only on their own input rows, y ends up as one call
@@ -556,7 +563,8 @@ typedef int (*pm_rows_fn)(const double *x, size_t rows, size_t ndim, double *y,
  * and n_eval set, or n*ndim or n*out_width doubles overflowing size_t);
  * PM_EITEM (fn returned nonzero for a chunk); PM_EWORKER (a worker died);
  * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM or PM_EWORKER pm_last_error()
- * names the chunk's rows ("rows 10 to 19 (chunk 2 of 4): ...").
+ * names the chunk's rows and what went wrong ("rows 10 to 19 (chunk 2 of
+ * 4): the row function returned 1", or the pm_pareval_set_error() message).
  * Thread-safety: any thread; blocks until every chunk is done. Since: 0.2. */
 PM_API int pm_pareval(const pm_options *opts, pm_rows_fn fn, void *user_data,
                       const double *x, size_t n, size_t ndim,

@@ -251,6 +251,36 @@ TEST(ParEval, AFailingChunkNamesItsRows) {
     EXPECT_TRUE(no_children());
 }
 
+// Fails the chunk holding row 13 with a message of its own.
+int explain_13_fn(const double *x, size_t rows, size_t ndim, double *y, size_t out_width,
+                  void *) {
+    for (size_t r = 0; r < rows; ++r)
+        if (x[r * ndim] == 13.0) {
+            pm_pareval_set_error("first try");
+            pm_pareval_set_error("row 13 is out of range");
+            return 1;
+        }
+    return row_fn(x, rows, ndim, y, out_width, nullptr);
+}
+
+TEST(ParEval, ARowFunctionCanSetItsFailuresMessage) {
+    set_watchdog(60);
+    const std::vector<double> x = make_x(40, 2);
+    for (uint32_t processes : {1u, 2u}) {
+        SCOPED_TRACE("processes " + std::to_string(processes));
+        Options opts = opts_for(processes);
+        std::vector<double> y(40 * 3);
+        EXPECT_EQ(pm_pareval(opts.get(), explain_13_fn, nullptr, x.data(), 40, 2, y.data(), 3, 4,
+                             0, 0),
+                  PM_EITEM);
+        EXPECT_STREQ(pm_last_error(), "rows 10 to 19 (chunk 2 of 4): row 13 is out of range");
+    }
+    // Outside a row function there is no chunk to fail.
+    EXPECT_EQ(pm_pareval_set_error("nothing"), PM_ESTATE);
+    EXPECT_EQ(pm_pareval_set_error(nullptr), PM_EINVAL);
+    EXPECT_TRUE(no_children());
+}
+
 TEST(ParEval, ErrorModesOtherThanInlineStillStopAtTheFirstFailure) {
     Config cfg;
     cfg.processes = 2;

@@ -110,7 +110,9 @@ TEST_P(ParEval, FailedChunkThrowsNamingItsRows) {
         FAIL() << "no exception";
     } catch (const pm::error& e) {
         EXPECT_EQ(e.status(), PM_EITEM);
-        EXPECT_NE(std::string(e.what()).find("rows 10 to 14 (chunk 3 of 4)"), std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("pm::pareval: rows 10 to 14 (chunk 3 of 4): "
+                                             "std::domain_error: negative input"),
+                  std::string::npos)
             << e.what();
     }
     try {

@@ -93,7 +93,8 @@ inline size_t online_cpus() {
 }
 
 // The pm_rows_fn's user_data for double arrays. In the calling process (one
-// process, or inline) a thrown exception is kept to be rethrown as is.
+// process, or inline) a thrown exception is kept to be rethrown as is; in a
+// worker its type and message become the chunk's error text.
 template <class F>
 struct double_rows_state {
     double_rows_state(F& fn, bool keep_thrown) : f(fn), keep(keep_thrown) {}
@@ -114,6 +115,10 @@ struct double_rows_state {
                 std::lock_guard<std::mutex> hold(me->lock);
                 if (!me->thrown)
                     me->thrown = std::current_exception();
+            }
+            try {
+                pm_pareval_set_error(failure_text(describe_current_exception()).c_str());
+            } catch (...) {  // out of memory: the chunk still fails, with the generic text
             }
             return 1;
         }
@@ -139,10 +144,10 @@ struct double_rows_state {
  * (cereal-serializable: float, int64_t, std::complex<double>, ...) maps the
  * chunks with pm::map and returns each chunk's rows as a std::vector<T>.
  * Throws: pm::error when a chunk fails (status() PM_EITEM if f threw,
- * PM_EWORKER if its worker died; what() names the chunk's rows, and for T
- * other than double also the thrown type and message, which the C row
- * function of the double path has no way to carry) or the evaluation cannot
- * start (PM_EINVAL, PM_ESYS). Every worker is reaped before it returns or
+ * PM_EWORKER if its worker died; what() names the chunk's rows, and the
+ * thrown type and message: "pm::pareval: rows 10 to 14 (chunk 3 of 4):
+ * std::domain_error: negative input") or the evaluation cannot start
+ * (PM_EINVAL, PM_ESYS). Every worker is reaped before it returns or
  * throws. Thread-safety: any thread; blocks until done. Since: 0.2 */
 template <class T, class F, class E = errors::automatic_t>
 std::vector<T> pareval(F&& f, const T* x, size_t n, size_t ndim, size_t out_width,
@@ -173,7 +178,7 @@ std::vector<T> pareval(F&& f, const T* x, size_t n, size_t ndim, size_t out_widt
         if (status != PM_OK) {
             if (inline_mode && state.thrown)
                 std::rethrow_exception(state.thrown);
-            throw pm::error(status, std::string("pm_pareval: ") + pm_last_error());
+            throw pm::error(status, std::string("pm::pareval: ") + pm_last_error());
         }
         return y;
     } else {
