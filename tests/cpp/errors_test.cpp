@@ -9,6 +9,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <utility>
 
 #include <optional>
 #include <stdexcept>
@@ -355,6 +360,50 @@ TEST_P(WorkerDeath, ItemPastTheTimeoutFailsAsTimedOut) {
         EXPECT_EQ(e.kind(), pm::failure::timed_out);
         EXPECT_EQ(e.index(), 3u);
     }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// Recycling: each result says which process ran it.
+TEST_P(WorkerDeath, WorkersAreRecycledAfterMaxItems) {
+    auto pid_of = [](int x) { return std::pair<int, int>(x, int(getpid())); };
+    const auto results =
+        pm::to_vector(pm::map(pid_of, iota(60), opts().chunksize(1).max_items_per_worker(5)));
+    ASSERT_EQ(results.size(), 60u);
+    std::map<int, int> items_per_pid;
+    for (size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].first, int(i));  // in order, none lost or repeated
+        ++items_per_pid[results[i].second];
+    }
+    // A worker stops at a chunk boundary once past 5: at most its credit
+    // (two chunks of one item) more.
+    for (const auto& [pid, n] : items_per_pid) EXPECT_LE(n, 7) << "pid " << pid;
+    EXPECT_GE(items_per_pid.size(), 60u / 7);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// Where a worker keeps what it leaks (a global, so that the compiler cannot
+// drop the allocation).
+std::vector<char*> g_leaked;
+
+TEST_P(WorkerDeath, WorkersAreRecycledWhenTheirMemoryGrows) {
+    auto leaky = [](int x) {
+        // 8 MiB a call, touched so that it is resident, never freed.
+        char* leak = static_cast<char*>(std::malloc(size_t(8) << 20));
+        if (leak) std::memset(leak, 1, size_t(8) << 20);
+        g_leaked.push_back(leak);
+        return std::pair<int, int>(x, int(getpid()));
+    };
+    const auto results = pm::to_vector(
+        pm::map(leaky, iota(60), opts().chunksize(1).max_worker_rss(uint64_t(48) << 20)));
+    ASSERT_EQ(results.size(), 60u);
+    std::set<int> pids;
+    for (size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].first, int(i));
+        pids.insert(results[i].second);
+    }
+    // 480 MiB leaked in all: no worker can have run every item it was given
+    // while staying under 48 MiB.
+    EXPECT_GT(pids.size(), size_t(GetParam()));
     EXPECT_TRUE(pmtest::no_children());
 }
 

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
 
+#include "corpus_writer.hpp"
 #include "cpp_result_types.hpp"
 
 using namespace fuzz_types;
@@ -56,42 +55,6 @@ std::map<std::string, std::string> make_corpus() {
     return c;
 }
 
-bool read_file(const std::string& path, std::string* out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return false;
-    out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    return true;
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
-    const bool check = argc == 3 && std::string(argv[1]) == "--check";
-    if (argc != 2 && !check) {
-        std::fprintf(stderr, "usage: %s [--check] DIR\n", argv[0]);
-        return 2;
-    }
-    const std::string dir = argv[argc - 1];
-    int stale = 0;
-    for (const auto& [name, content] : make_corpus()) {
-        const std::string path = dir + "/" + name;
-        if (check) {
-            std::string have;
-            if (!read_file(path, &have) || have != content) {
-                std::fprintf(stderr, "%s is missing or out of date\n", path.c_str());
-                ++stale;
-            }
-            continue;
-        }
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        if (!out) {
-            std::fprintf(stderr, "cannot write %s\n", path.c_str());
-            return 1;
-        }
-    }
-    if (stale)
-        std::fprintf(stderr, "refresh with: make_cpp_result_corpus %s\n", dir.c_str());
-    return stale ? 1 : 0;
-}
+int main(int argc, char** argv) { return corpus_writer::run(argc, argv, make_corpus()); }

@@ -71,6 +71,8 @@ struct option_values {
     std::function<void(uint64_t, uint64_t)> on_progress;
     uint64_t item_timeout_ms = 0;  // 0: none
     uint32_t retries = 0;
+    uint64_t max_items_per_worker = 0;  // 0: never recycle by count
+    uint64_t max_worker_rss = 0;        // bytes; 0: never recycle by memory
     bool progress_bar = false;
     std::string progress_label;
 };
@@ -194,6 +196,21 @@ public:
      * threw is never retried. */
     basic_options& retries(uint32_t n) {
         v_.retries = n;
+        return *this;
+    }
+
+    /* Recycling (for leaky work functions): a worker is replaced by a fresh
+     * one once it has run at least n items (0, default: never), at a chunk
+     * boundary; nothing is lost or run twice. */
+    basic_options& max_items_per_worker(uint64_t n) {
+        v_.max_items_per_worker = n;
+        return *this;
+    }
+
+    /* Recycling: a worker is replaced once its resident memory exceeds bytes
+     * (0, default: never), checked after the chunks it returns. */
+    basic_options& max_worker_rss(uint64_t bytes) {
+        v_.max_worker_rss = bytes;
         return *this;
     }
 

@@ -17,6 +17,41 @@
 
 namespace pm {
 
+namespace detail {
+
+// The iterator of a single-pass range that keeps its position in the range
+// object itself: Owner provides value(), advance() and at_end(). All
+// iterators of one range move together; the default one is the end.
+template <class Owner, class Value, class Reference>
+class owner_iterator {
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Value;
+    using difference_type = std::ptrdiff_t;
+    using pointer = std::add_pointer_t<std::remove_reference_t<Reference>>;
+    using reference = Reference;
+
+    owner_iterator() = default;
+    explicit owner_iterator(Owner* owner) : owner_(owner) {}
+    reference operator*() const { return owner_->value(); }
+    pointer operator->() const { return &owner_->value(); }
+    owner_iterator& operator++() {
+        owner_->advance();
+        return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const owner_iterator& a, const owner_iterator& b) {
+        return a.at_end() == b.at_end();
+    }
+    friend bool operator!=(const owner_iterator& a, const owner_iterator& b) { return !(a == b); }
+
+private:
+    bool at_end() const { return !owner_ || owner_->at_end(); }
+    Owner* owner_ = nullptr;
+};
+
+}  // namespace detail
+
 /* An iterator pair as a range, for pm::map(f, pm::subrange(first, last)).
  * Holds copies of the iterators; what they point at must outlive the map.
  * Since: 0.2 */
@@ -46,33 +81,7 @@ class generate_range {
 public:
     using value_type = typename std::invoke_result_t<Fn&>::value_type;
 
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = generate_range::value_type;
-        using difference_type = std::ptrdiff_t;
-        using pointer = const value_type*;
-        using reference = const value_type&;
-
-        iterator() = default;
-        reference operator*() const { return *owner_->current_; }
-        pointer operator->() const { return &*owner_->current_; }
-        iterator& operator++() {
-            owner_->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& a, const iterator& b) {
-            return a.at_end() == b.at_end();
-        }
-        friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
-
-    private:
-        friend class generate_range;
-        explicit iterator(generate_range* owner) : owner_(owner) {}
-        bool at_end() const { return !owner_ || !owner_->current_; }
-        generate_range* owner_ = nullptr;
-    };
+    using iterator = detail::owner_iterator<generate_range, value_type, const value_type&>;
 
     explicit generate_range(Fn fn) : fn_(std::move(fn)) {}
 
@@ -86,7 +95,10 @@ public:
     iterator end() { return iterator(); }
 
 private:
+    friend iterator;
+    const value_type& value() const { return *current_; }
     void advance() { current_ = fn_(); }
+    bool at_end() const { return !current_; }
 
     Fn fn_;
     std::optional<value_type> current_;
@@ -118,33 +130,7 @@ public:
     using value_type =
         std::decay_t<std::invoke_result_t<Fn&, decltype(*std::declval<base_iterator&>())>>;
 
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = serial_map_range::value_type;
-        using difference_type = std::ptrdiff_t;
-        using pointer = value_type*;
-        using reference = value_type&;
-
-        iterator() = default;
-        reference operator*() const { return owner_->value(); }
-        pointer operator->() const { return &owner_->value(); }
-        iterator& operator++() {
-            owner_->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& a, const iterator& b) {
-            return a.at_end() == b.at_end();
-        }
-        friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
-
-    private:
-        friend class serial_map_range;
-        explicit iterator(serial_map_range* owner) : owner_(owner) {}
-        bool at_end() const { return !owner_ || owner_->at_end(); }
-        serial_map_range* owner_ = nullptr;
-    };
+    using iterator = detail::owner_iterator<serial_map_range, value_type, value_type&>;
 
     template <class R>
     serial_map_range(Fn fn, R&& range) : fn_(std::move(fn)), base_(std::forward<R>(range)) {}
@@ -159,6 +145,7 @@ public:
     iterator end() { return iterator(); }
 
 private:
+    friend iterator;
     bool at_end() { return *it_ == *end_; }
     value_type& value() {
         if (!current_)

@@ -53,6 +53,9 @@ inline unique_options make_c_options(const option_values& v, int error_mode,
     check(pm_options_set_error_mode(raw, error_mode), "pm_options_set_error_mode");
     check(pm_options_set_item_timeout(raw, v.item_timeout_ms), "pm_options_set_item_timeout");
     check(pm_options_set_retries(raw, v.retries), "pm_options_set_retries");
+    check(pm_options_set_max_items_per_worker(raw, v.max_items_per_worker),
+          "pm_options_set_max_items_per_worker");
+    check(pm_options_set_max_worker_rss(raw, v.max_worker_rss), "pm_options_set_max_worker_rss");
     check(pm_options_set_progress_bar(raw, v.progress_bar ? 1 : 0,
                                       v.progress_label.empty() ? nullptr
                                                                : v.progress_label.c_str()),
