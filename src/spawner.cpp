@@ -61,7 +61,7 @@ int sys_pidfd_send_signal(int pidfd, int sig) noexcept {
 // Can this process watch and signal children through pidfds? Not before
 // Linux 5.3, not under valgrind (it does not know the calls), not in some
 // seccomp sandboxes; and not when PARMAPPER_NO_PIDFD=1 asks for the fallback.
-bool pidfds_work() noexcept {
+bool probe_pidfds() noexcept {
     const char* off = std::getenv("PARMAPPER_NO_PIDFD");
     if (off && std::strcmp(off, "1") == 0)
         return false;
@@ -71,6 +71,12 @@ bool pidfds_work() noexcept {
     bool ok = sys_pidfd_send_signal(fd, 0) == 0;
     ::close(fd);
     return ok;
+}
+
+// Probed once per process (valgrind warns at each unknown call).
+bool pidfds_work() noexcept {
+    static const bool works = probe_pidfds();
+    return works;
 }
 
 bool send_message(int sock, const message& m, const int* fds, int nfds) noexcept {
