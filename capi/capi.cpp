@@ -1,10 +1,12 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <cstring>
@@ -12,7 +14,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "child_process.hpp"
@@ -135,13 +136,17 @@ struct pm_map {
     std::string message;
     std::unique_ptr<pm::core::map_engine> engine;
     // pm_map_cancel() may come from another thread while one is in
-    // pm_map_next(); pm_map_destroy() waits for that call to return.
+    // pm_map_next(); pm_map_destroy() waits for that call to return. A step
+    // runs once per result, so it takes no lock unless a destroyer waits:
+    // in_next is claimed with one compare-exchange and released with a
+    // plain store (see pm_map_next() and pm_map_destroy()).
     std::atomic<bool> cancelled{false};
+    std::atomic<bool> in_next{false};
+    std::atomic<pthread_t> stepper{};  // the thread in pm_map_next(), while in_next
+    std::atomic<bool> destroyer_waits{false};
     std::mutex gate;
     std::condition_variable left;
-    int in_next = 0;
-    std::thread::id stepping;       // the thread in pm_map_next(), if any
-    bool destroy_deferred = false;  // destroyed by a callback of its own step
+    bool destroy_deferred = false;  // destroyed by a callback of its own step (that thread only)
     uint64_t incarnation = pm::core::process_incarnation();
     std::unique_ptr<pm::core::progress_bar> bar;  // null unless asked for
 
@@ -483,6 +488,13 @@ bool inherited(uint64_t incarnation) {
     return incarnation != pm::core::process_incarnation();
 }
 
+// Is this thread inside pm_map_next() on map (a progress callback of its
+// step, perhaps nested in a step of another map)?
+bool stepped_by_this_thread(const pm_map* map) {
+    return map->in_next.load(std::memory_order_acquire) &&
+           pthread_equal(map->stepper.load(std::memory_order_relaxed), pthread_self());
+}
+
 int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (map->cancelled.load()) {
         map->over = true;
@@ -542,24 +554,26 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (inherited(map->incarnation))
         return fail(PM_ESTATE, "pm_map_next: this map belongs to the parent process; "
                                "a worker cannot step it");
-    {
-        std::lock_guard<std::mutex> hold(map->gate);
-        if (map->in_next > 0)
-            return fail(PM_ESTATE, "pm_map_next: another pm_map_next() call on this map is "
-                                   "running (from a callback, or another thread)");
-        ++map->in_next;
-        map->stepping = std::this_thread::get_id();
-    }
+    bool idle = false;
+    if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
+        return fail(PM_ESTATE, "pm_map_next: another pm_map_next() call on this map is "
+                               "running (from a callback, or another thread)");
+    map->stepper.store(pthread_self(), std::memory_order_relaxed);
     int status = step_map(map, index, data, len);
-    bool destroy_now;
-    {
-        std::lock_guard<std::mutex> hold(map->gate);
-        --map->in_next;
-        map->stepping = std::thread::id();
-        destroy_now = map->destroy_deferred;
-        map->left.notify_all();
-    }
-    if (destroy_now) {
+    const bool destroy_now = map->destroy_deferred;
+    if (!destroy_now) {
+        // Once in_next is false a destroyer may free the map: it is the last
+        // thing we touch. A destroyer that announced itself is woken under
+        // the gate (it cannot free the map before we let the gate go); one
+        // that comes after this check polls in_next (pm_map_destroy()).
+        if (map->destroyer_waits.load(std::memory_order_acquire)) {
+            std::lock_guard<std::mutex> hold(map->gate);
+            map->in_next.store(false, std::memory_order_release);
+            map->left.notify_all();
+        } else {
+            map->in_next.store(false, std::memory_order_release);
+        }
+    } else {
         // The progress callback destroyed the map: the step it reported on is
         // the last, and nothing it returned may be used.
         delete map;
@@ -583,21 +597,23 @@ void pm_map_destroy(pm_map* map) {
                     "worker");
         return;
     }
-    {
+    if (stepped_by_this_thread(map)) {
+        // From a callback of the map's own step: finish when it returns.
+        map->destroy_deferred = true;
+        map->cancelled.store(true);
+        map->engine->cancel();
+        return;
+    }
+    map->destroyer_waits.store(true);
+    if (map->in_next.load()) {
+        // Another thread blocked in pm_map_next(): make it return first. It
+        // wakes us if it saw destroyer_waits; if it left just before, the
+        // 1 ms poll sees it.
+        map->cancelled.store(true);
+        map->engine->cancel();
         std::unique_lock<std::mutex> hold(map->gate);
-        if (map->in_next > 0 && map->stepping == std::this_thread::get_id()) {
-            // From a callback of the map's own step: finish when it returns.
-            map->destroy_deferred = true;
-            map->cancelled.store(true);
-            map->engine->cancel();
-            return;
-        }
-        // Another thread blocked in pm_map_next(): make it return first.
-        if (map->in_next > 0) {
-            map->cancelled.store(true);
-            map->engine->cancel();
-            map->left.wait(hold, [&] { return map->in_next == 0; });
-        }
+        while (map->in_next.load(std::memory_order_acquire))
+            map->left.wait_for(hold, std::chrono::milliseconds(1));
     }
     delete map;
 }
