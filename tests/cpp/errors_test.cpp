@@ -6,8 +6,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -404,6 +406,65 @@ TEST_P(WorkerDeath, WorkersAreRecycledWhenTheirMemoryGrows) {
     // 480 MiB leaked in all: no worker can have run every item it was given
     // while staying under 48 MiB.
     EXPECT_GT(pids.size(), size_t(GetParam()));
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// Worker hooks: counters in a MAP_SHARED page mapped before the fork, so the
+// test sees what every worker did.
+struct HookCounts {
+    std::atomic<int> started[8];
+    std::atomic<int> exited[8];
+};
+HookCounts* shared_counts() {
+    void* p = mmap(nullptr, sizeof(HookCounts), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : new (p) HookCounts();
+}
+int g_hooked_worker = -1;  // set by the start hook, in each worker process
+
+TEST_P(WorkerDeath, HooksRunOncePerWorkerAndTheWorkSeesWhatTheyDid) {
+    HookCounts* counts = shared_counts();
+    ASSERT_NE(counts, nullptr);
+    auto hooked = opts()
+                      .chunksize(1)
+                      .on_worker_start([counts](uint32_t id) {
+                          g_hooked_worker = int(id);
+                          counts->started[id % 8]++;
+                      })
+                      .on_worker_exit([counts](uint32_t id) { counts->exited[id % 8]++; });
+    auto which = [](int x) { return std::pair<int, int>(x, g_hooked_worker); };
+    const auto results = pm::to_vector(pm::map(which, iota(40), hooked));
+    ASSERT_EQ(results.size(), 40u);
+    for (size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].first, int(i));
+        EXPECT_GE(results[i].second, 0) << "item " << i << " ran before the start hook";
+        EXPECT_LT(results[i].second, int(GetParam()));
+    }
+    for (uint32_t id = 0; id < GetParam(); ++id) {
+        EXPECT_EQ(counts->started[id].load(), 1) << "worker " << id;
+        EXPECT_EQ(counts->exited[id].load(), 1) << "worker " << id;
+    }
+    munmap(counts, sizeof(HookCounts));
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(WorkerDeath, AThrowingStartHookFailsOnlyThatWorkersItems) {
+    auto failing = opts().chunksize(1).on_worker_start([](uint32_t id) {
+        if (id == 1) throw std::runtime_error("no connection for worker 1");
+    });
+    size_t n = 0, lost = 0;
+    for (auto& r : pm::map([](int x) { return x + 1; }, iota(40),
+                           failing.errors(pm::errors::return_))) {
+        if (r) {
+            EXPECT_EQ(r.value(), int(n) + 1);
+        } else {
+            EXPECT_EQ(r.error().kind(), pm::failure::worker_died) << r.error().what();
+            ++lost;
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, 40u);
+    EXPECT_LT(lost, 40u);  // the other workers ran the rest
     EXPECT_TRUE(pmtest::no_children());
 }
 

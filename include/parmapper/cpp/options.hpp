@@ -73,6 +73,8 @@ struct option_values {
     uint32_t retries = 0;
     uint64_t max_items_per_worker = 0;  // 0: never recycle by count
     uint64_t max_worker_rss = 0;        // bytes; 0: never recycle by memory
+    std::function<void(uint32_t)> on_worker_start;  // in each worker, before its first item
+    std::function<void(uint32_t)> on_worker_exit;   // in each worker, when it stops normally
     bool progress_bar = false;
     std::string progress_label;
 };
@@ -211,6 +213,26 @@ public:
      * (0, default: never), checked after the chunks it returns. */
     basic_options& max_worker_rss(uint64_t bytes) {
         v_.max_worker_rss = bytes;
+        return *this;
+    }
+
+    /* Worker hooks: fn(worker_id) runs in each worker process once, before
+     * its first item (start) or when it stops normally (exit; not after a
+     * crash or a kill); worker ids go from 0 to processes - 1, and a
+     * replacement worker takes the id of the one it replaces. Use them to
+     * open per-worker resources (a connection, a non-thread-safe library
+     * handle) in globals of the worker process, which the work function then
+     * reads. An exception from the start hook makes that worker exit: its
+     * items fail as pm::failure::worker_died, and a worker that keeps failing
+     * to start is given up after three replacements. In-process maps run
+     * each hook once, with id 0. For a pool they are fixed at
+     * pm::make_pool(); a pool map's own options do not change them. */
+    basic_options& on_worker_start(std::function<void(uint32_t worker_id)> fn) {
+        v_.on_worker_start = std::move(fn);
+        return *this;
+    }
+    basic_options& on_worker_exit(std::function<void(uint32_t worker_id)> fn) {
+        v_.on_worker_exit = std::move(fn);
         return *this;
     }
 

@@ -57,6 +57,7 @@ public:
                                                                      : PM_ERRORS_RAISE;
         detail::unique_options opts = detail::make_c_options(v, mode, PM_TOTAL_UNKNOWN);
         auto work = std::make_unique<work_t>(std::move(call));
+        work->attach_hooks(v, opts.get());
         work_ = work.get();
         pm_pool* raw = nullptr;
         // pm_pool_create owns the work state from here, even when it fails.

@@ -42,6 +42,7 @@ auto start_one_shot(Call call, Items&& items, const option_values& v, int error_
     unique_options opts = make_c_options(v, error_mode, stepper->input().length());
     stepper->attach_progress(opts.get());
     auto work = std::make_unique<work_t>(std::move(call));
+    work->attach_hooks(v, opts.get());
     // Before the map starts: in-process threads may run items at once.
     work->keep_exceptions(error_mode == PM_ERRORS_INLINE);
     pm_input* in = stepper->input().make_input();

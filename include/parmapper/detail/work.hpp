@@ -10,12 +10,15 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <utility>
 
+#include "../cpp/options.hpp"
 #include "../parmapper.h"
 #include "codec.hpp"
+#include "handles.hpp"
 
 namespace pm::detail {
 
@@ -44,6 +47,18 @@ public:
         kept_.clear();
     }
 
+    // Hands the worker hooks of v to the C options, with this state as their
+    // user_data (it lives as long as the map or pool, in every worker).
+    void attach_hooks(const option_values& v, pm_options* opts) {
+        if (!v.on_worker_start && !v.on_worker_exit)
+            return;
+        on_start_ = v.on_worker_start;
+        on_exit_ = v.on_worker_exit;
+        check(pm_options_set_worker_hooks(opts, on_start_ ? &work_base::start_hook : nullptr,
+                                          on_exit_ ? &work_base::exit_hook : nullptr, this),
+              "pm_options_set_worker_hooks");
+    }
+
 protected:
     // Call inside a catch block: records the failure for item `index`.
     void fail_item(uint64_t index, pm_sink* out) noexcept {
@@ -60,6 +75,23 @@ protected:
     }
 
 private:
+    static int start_hook(uint32_t id, void**, void* self) noexcept {
+        try {
+            static_cast<work_base*>(self)->on_start_(id);
+            return 0;
+        } catch (...) {
+            return 1;  // the worker exits; its items fail as a dead worker's
+        }
+    }
+    static void exit_hook(uint32_t id, void*, void* self) noexcept {
+        try {
+            static_cast<work_base*>(self)->on_exit_(id);
+        } catch (...) {  // nothing to report it to: the worker is leaving
+        }
+    }
+
+    std::function<void(uint32_t)> on_start_;
+    std::function<void(uint32_t)> on_exit_;
     std::atomic<bool> keep_{false};
     std::mutex lock_;
     std::map<uint64_t, std::exception_ptr> kept_;
