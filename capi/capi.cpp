@@ -142,11 +142,13 @@ struct pm_map {
     // plain store (see pm_map_next() and pm_map_destroy()).
     std::atomic<bool> cancelled{false};
     std::atomic<bool> in_next{false};
-    std::atomic<pthread_t> stepper{};  // the thread in pm_map_next(), while in_next
+    // The thread in pm_map_next(), while in_next; cleared before in_next is,
+    // so a thread that stepped before never mistakes a new step for its own.
+    std::atomic<pthread_t> stepper{};
     std::atomic<bool> destroyer_waits{false};
     std::mutex gate;
     std::condition_variable left;
-    bool destroy_deferred = false;  // destroyed by a callback of its own step (that thread only)
+    std::atomic<bool> destroy_deferred{false};  // destroyed by a callback of its own step
     uint64_t incarnation = pm::core::process_incarnation();
     std::unique_ptr<pm::core::progress_bar> bar;  // null unless asked for
 
@@ -560,8 +562,9 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
                                "running (from a callback, or another thread)");
     map->stepper.store(pthread_self(), std::memory_order_relaxed);
     int status = step_map(map, index, data, len);
-    const bool destroy_now = map->destroy_deferred;
+    const bool destroy_now = map->destroy_deferred.load(std::memory_order_relaxed);
     if (!destroy_now) {
+        map->stepper.store(pthread_t{}, std::memory_order_relaxed);
         // Once in_next is false a destroyer may free the map: it is the last
         // thing we touch. A destroyer that announced itself is woken under
         // the gate (it cannot free the map before we let the gate go); one
@@ -599,7 +602,7 @@ void pm_map_destroy(pm_map* map) {
     }
     if (stepped_by_this_thread(map)) {
         // From a callback of the map's own step: finish when it returns.
-        map->destroy_deferred = true;
+        map->destroy_deferred.store(true, std::memory_order_relaxed);
         map->cancelled.store(true);
         map->engine->cancel();
         return;

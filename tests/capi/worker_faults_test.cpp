@@ -594,25 +594,41 @@ void greedy_reaper(int) {
     errno = saved;
 }
 
+// A return-mode map of n items, one per chunk, whose item `dying` always
+// makes its worker _exit(3); checks what a caller must see: every item in
+// its place, item `dying` and at most the other chunk its worker held (its
+// credit) lost with the exit status named, then PM_DONE.
+static void expect_exit3_seen_and_survived(uint64_t dying, size_t n) {
+    Shared *sh = shared_page();
+    Fault f{dying, UINT64_MAX, 2, sh};
+    const std::vector<uint64_t> items = make_items(n);
+    Config cfg;
+    cfg.chunk = 1;
+    cfg.error_mode = PM_ERRORS_RETURN;
+    std::vector<Step> steps = run_map(make_options(cfg), items, f, true);
+    free_shared(sh);
+    ASSERT_EQ(steps.size(), items.size() + 1) << describe(steps.back());
+    EXPECT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
+    size_t failed = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (steps[i].status == PM_OK) continue;
+        ++failed;
+        EXPECT_EQ(steps[i].status, PM_EWORKER) << describe(steps[i]);
+        EXPECT_NE(steps[i].error.find("exited with status 3"), std::string::npos)
+            << steps[i].error;
+    }
+    EXPECT_EQ(steps[dying].status, PM_EWORKER);
+    EXPECT_LE(failed, 2u);
+}
+
 TEST(HostSignals, AGreedySigchldHandlerCannotStealWorkerStatuses) {
     struct sigaction sa = {}, old = {};
     sa.sa_handler = greedy_reaper;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     ASSERT_EQ(sigaction(SIGCHLD, &sa, &old), 0);
-    Shared *sh = shared_page();
-    Fault f{9, UINT64_MAX, 2, sh};
-    const std::vector<uint64_t> items = make_items(30);
-    Config cfg;
-    cfg.chunk = 1;
-    cfg.error_mode = PM_ERRORS_RETURN;
-    std::vector<Step> steps = run_map(make_options(cfg), items, f, true);
+    expect_exit3_seen_and_survived(9, 30);
     sigaction(SIGCHLD, &old, nullptr);
-    ASSERT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
-    ASSERT_EQ(steps.size(), items.size() + 1);
-    EXPECT_EQ(steps[9].status, PM_EWORKER);
-    EXPECT_NE(steps[9].error.find("exited with status 3"), std::string::npos) << steps[9].error;
-    free_shared(sh);
     EXPECT_TRUE(no_children());
 }
 
@@ -656,27 +672,7 @@ TEST(Template, WatchesEachWorkerThroughAPidfdOrItsFallback) {
     pool.reset();
     EXPECT_EQ(open_pidfds(), 0u);
     // Either way a worker's death is seen at once, named, and replaced.
-    Shared *sh = shared_page();
-    Fault f{7, UINT64_MAX, 2, sh};
-    const std::vector<uint64_t> items = make_items(40);
-    Config mcfg;
-    mcfg.chunk = 1;
-    mcfg.error_mode = PM_ERRORS_RETURN;
-    std::vector<Step> steps = run_map(make_options(mcfg), items, f, true);
-    ASSERT_EQ(steps.size(), items.size() + 1);
-    EXPECT_EQ(steps.back().status, PM_DONE) << describe(steps.back());
-    // Item 7 fails, and at most the other chunk its worker held (its credit).
-    size_t failed = 0;
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (steps[i].status == PM_OK) continue;
-        ++failed;
-        EXPECT_EQ(steps[i].status, PM_EWORKER) << describe(steps[i]);
-        EXPECT_NE(steps[i].error.find("exited with status 3"), std::string::npos)
-            << steps[i].error;
-    }
-    EXPECT_EQ(steps[7].status, PM_EWORKER);
-    EXPECT_LE(failed, 2u);
-    free_shared(sh);
+    expect_exit3_seen_and_survived(7, 40);
     EXPECT_TRUE(no_children());
     EXPECT_EQ(open_pidfds(), 0u);
 }
