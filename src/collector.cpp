@@ -149,7 +149,14 @@ private:
     void read_then_lose(size_t i, const std::string& why) {
         const uint64_t generation = workers_[i]->generation;
         read_worker(i);
-        if (workers_[i]->generation == generation)
+        if (workers_[i]->generation != generation || !workers_[i]->alive)
+            return;
+        // Its stream is still open (another process holds its write end):
+        // say how far its last frame got.
+        const std::string where = workers_[i]->link->partial_frame();
+        if (why.empty() && !where.empty())
+            lose_worker(i, "left its stream " + where, UINT64_MAX);
+        else
             lose_worker(i, why, UINT64_MAX);
     }
 

@@ -276,6 +276,11 @@ struct template_child {
             run_worker_process(recipe, self, caller_signals, req.worker_id, fds);
         }
         int err = errno;
+        // Our copies of the worker's ends go before the caller hears of it:
+        // held any longer, a worker that exits fast could look alive to the
+        // caller's read of its result stream after its pidfd said it died.
+        for (auto& fd : fds)
+            fd.reset();
         int watch = -1;  // what the caller gets
         int kept = -1;   // what we keep until the reap
         if (pid > 0 && use_pidfds) {

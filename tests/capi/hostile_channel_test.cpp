@@ -55,6 +55,8 @@ enum class Hostility {
     Garbage,           // 64 bytes of 'x'
     OversizedClaim,    // a header claiming 2 TiB, more than a frame may hold
     HugeClaimThenExit, // a sound header claiming 1 TiB, then _exit(0)
+    ExitWhileHeld,     // the same, but a child of the worker holds the
+                       // stream open for a while after the worker exits
     ForeignChunk,      // a sound result frame for an item it was not given
     BadTable,          // a result entry longer than the frame
     PartialThenSilent, // a sound header claiming 1 MiB, 16 bytes of it, then
@@ -118,6 +120,15 @@ bool misbehave(const Hostile &hostile) {
         write_all(fd, &h, sizeof h);
         _exit(0);
     }
+    case Hostility::ExitWhileHeld: {
+        if (fork() == 0) {
+            usleep(500 * 1000);
+            _exit(0);
+        }
+        const wire_header h = result_header(1, 0, uint64_t(1) << 40);
+        write_all(fd, &h, sizeof h);
+        _exit(0);
+    }
     case Hostility::ForeignChunk: {
         const wire_entry e = {3, PM_OK, 0};
         const wire_header h = result_header(1, 1000000, sizeof e + 3);
@@ -165,6 +176,10 @@ const Case kCases[] = {
     // Death part-way through a frame is a death, named with the truncation.
     {"HugeClaimThenExit", Hostility::HugeClaimThenExit, PM_EWORKER,
      "exited with status 0 after it ended its stream 0 bytes into a payload of 1099511627776"},
+    // Its exit is seen while its stream is still open: named by how far
+    // the stream got, without waiting for its end.
+    {"ExitWhileHeld", Hostility::ExitWhileHeld, PM_EWORKER,
+     "exited with status 0 after it left its stream 0 bytes into a payload of 1099511627776"},
     {"ForeignChunk", Hostility::ForeignChunk, PM_EIO,
      "sent a bad frame (results for item 1000000, which it was not given)"},
     {"BadTable", Hostility::BadTable, PM_EIO,
