@@ -1,13 +1,15 @@
-// Ownership: leaving a loop early, close(), moving a range, and pools (one
-// set of workers for several maps), with no child process and no
-// descriptor left behind.
+// Ownership: leaving a loop early, close(), moving a range, cancelling it
+// from another thread, and pools (one set of workers for several maps), with
+// no child process and no descriptor left behind.
 #include "cpp_test_util.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <list>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -152,6 +154,114 @@ TEST_P(Lifecycle, PoolBreakOutAndErrorModesPerMap) {
     else
         EXPECT_THROW(pm::to_vector(pool.map(iota(10))), pm::worker_error);
     EXPECT_EQ(pm::to_vector(pool.map(iota(5))), iota(5));
+}
+
+const pid_t test_process = getpid();  // workers inherit it
+
+// Items from 3 on never finish in a worker process (nothing but a kill
+// stops them); in the caller's process, where nothing could stop them, each
+// takes 20 ms and a cancel takes effect between two items.
+int stuck_from_three(int x) {
+    if (x < 3) return x;
+    if (getpid() == test_process)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    else
+        for (;;) pause();
+    return x;
+}
+
+// Iterates map on this thread until the iteration throws; returns the
+// status of the pm::error it threw (0 if none did) and the results seen.
+template <class Range>
+int iterate_until_thrown(Range& map, std::vector<int>* seen) {
+    try {
+        for (int r : map) seen->push_back(r);
+    } catch (const pm::error& e) {
+        return e.status();
+    }
+    return 0;
+}
+
+TEST_P(Lifecycle, CancellerStopsABlockedIterationFromAnotherThread) {
+    const auto fds = pmtest::open_fds();
+    {
+        auto map = pm::map(stuck_from_three, iota(100000), opts().chunksize(1));
+        pm::canceller stop = map.canceller();
+        std::vector<int> seen;
+        std::thread canceller_thread([stop] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            EXPECT_TRUE(stop.cancel());
+        });
+        const auto start = std::chrono::steady_clock::now();
+        const int status = iterate_until_thrown(map, &seen);
+        const auto took = std::chrono::steady_clock::now() - start;
+        canceller_thread.join();
+        EXPECT_EQ(status, PM_ECANCELED);
+        EXPECT_LT(took, std::chrono::seconds(5));  // not a speed check: no hang
+        ASSERT_GE(seen.size(), 3u);
+        EXPECT_EQ(std::vector<int>(seen.begin(), seen.begin() + 3), iota(3));
+        // The map is over: the range is empty and the handle reaches nothing.
+        EXPECT_TRUE(map.begin() == map.end());
+        EXPECT_FALSE(stop.cancel());
+    }
+    EXPECT_TRUE(pmtest::no_children());
+    EXPECT_EQ(fds, pmtest::open_fds()) << pmtest::fd_diff(fds, pmtest::open_fds());
+}
+
+TEST_P(Lifecycle, CancellingBeforeTheFirstStepEndsTheMapThere) {
+    auto map = pm::map([](int x) { return x; }, iota(1000), opts());
+    EXPECT_TRUE(map.canceller().cancel());
+    try {
+        map.begin();
+        FAIL() << "the cancelled map yielded a result";
+    } catch (const pm::error& e) {
+        EXPECT_EQ(e.status(), PM_ECANCELED);
+        EXPECT_NE(std::string(e.what()).find("cancel"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(Lifecycle, CancellerOfAnEndedMapDoesNothing) {
+    EXPECT_FALSE(pm::canceller().cancel());  // empty
+    pm::canceller after_end, after_close, after_range;
+    {
+        auto map = pm::map([](int x) { return x + 1; }, iota(10), opts());
+        after_end = map.canceller();
+        EXPECT_EQ(pm::to_vector(map), iota(10, 1));
+        EXPECT_FALSE(after_end.cancel());
+    }
+    {
+        auto map = pm::map([](int x) { return x; }, iota(1000), opts());
+        after_close = map.canceller();
+        map.close();
+        EXPECT_FALSE(after_close.cancel());
+        EXPECT_FALSE(map.canceller().cancel());  // a closed range's is empty
+    }
+    {
+        auto map = pm::map([](int x) { return x; }, iota(1000), opts());
+        after_range = map.canceller();
+    }
+    EXPECT_FALSE(after_range.cancel());  // the handle outlived its range
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+TEST_P(Lifecycle, CancelledPoolMapLeavesThePoolWhole) {
+    auto pool = pm::make_pool<int>(stuck_from_three, opts().chunksize(1));
+    for (int round = 0; round < 2; ++round) {
+        auto map = pool.map(iota(1000));
+        pm::canceller stop = map.canceller();
+        std::thread canceller_thread([stop] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            stop.cancel();
+        });
+        std::vector<int> seen;
+        EXPECT_EQ(iterate_until_thrown(map, &seen), PM_ECANCELED) << round;
+        canceller_thread.join();
+        map.close();
+        // Its workers that held stuck items were replaced: the next map runs.
+        EXPECT_EQ(pm::to_vector(pool.map(iota(3))), iota(3)) << round;
+        EXPECT_EQ(pool.processes(), processes() == 1 ? 0u : processes());
+    }
 }
 
 TEST(Pool, InlinePoolPropagatesExceptions) {

@@ -32,7 +32,32 @@ namespace pm {
  * every case the map is destroyed before the exception leaves.
  * Thread-safety: one thread at a time; it may be moved to another thread,
  * but see options::daemon() about the thread that created the workers.
+ * Only a pm::canceller taken from it may act on the map from another thread.
  * Since: 0.2 */
+/* A handle that cancels a running map from any thread (pm_map_cancel()):
+ * the thread iterating the map's range, even one blocked waiting for a
+ * result, gets pm::error with status() PM_ECANCELED at its next step (within
+ * about a second, even if every work function is stuck), and the map is
+ * over. A one-shot map's workers are killed and reaped; a pool's workers that
+ * held chunks are killed and replaced, so the pool serves its next map.
+ * Take it with map_range::canceller() before handing it to another thread.
+ * cancel() returns true if it reached a running map, false if the map has
+ * ended, was closed or destroyed (it is then harmless), or the handle is
+ * empty (default-constructed). Copies share the map; a handle may outlive
+ * its range. Thread-safety: cancel() from any number of threads.
+ * Since: 0.2 */
+class canceller {
+public:
+    canceller() = default;
+    explicit canceller(std::shared_ptr<detail::cancel_link> link) noexcept
+        : link_(std::move(link)) {}
+
+    bool cancel() const noexcept { return link_ && link_->cancel(); }
+
+private:
+    std::shared_ptr<detail::cancel_link> link_;
+};
+
 template <class V>
 class map_range {
 public:
@@ -106,6 +131,13 @@ public:
     }
 
     iterator end() noexcept { return iterator(); }
+
+    /* A handle that cancels this map from another thread (see
+     * pm::canceller). Call it on the range's own thread, before handing the
+     * handle on; an empty range gives an empty handle. */
+    pm::canceller canceller() {
+        return source_ ? pm::canceller(source_->link()) : pm::canceller();
+    }
 
     /* Stops the map now (see Ownership). The range is then empty. */
     void close() noexcept {

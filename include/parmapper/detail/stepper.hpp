@@ -10,6 +10,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +25,27 @@
 
 namespace pm::detail {
 
+// Shared by a running map and the pm::canceller handles taken from its
+// range. cancel() reaches the pm_map only while it lives: the mutex keeps
+// pm_map_destroy() from running during a pm_map_cancel() on another thread.
+class cancel_link {
+public:
+    bool cancel() noexcept {
+        std::lock_guard<std::mutex> hold(mutex_);
+        return map_ && pm_map_cancel(map_) == PM_OK;
+    }
+    void attach(pm_map* map) noexcept {
+        std::lock_guard<std::mutex> hold(mutex_);
+        map_ = map;
+    }
+    // Before the map is destroyed; waits for a cancel() under way.
+    void detach() noexcept { attach(nullptr); }
+
+private:
+    std::mutex mutex_;
+    pm_map* map_ = nullptr;
+};
+
 // What a map_range iterates: next() advances and returns the new current
 // value, or null at the end. Throws per the error mode.
 template <class V>
@@ -33,6 +55,7 @@ public:
     virtual V* next() = 0;
     virtual V* current() noexcept = 0;
     virtual void close() noexcept = 0;
+    virtual std::shared_ptr<cancel_link> link() = 0;
 };
 
 // The user's progress function, reached through the C progress callback's
@@ -87,6 +110,16 @@ public:
         map_ = std::move(map);
         work_ = work;
         error_mode_ = error_mode;
+        if (link_)
+            link_->attach(map_.get());
+    }
+
+    std::shared_ptr<cancel_link> link() override {
+        if (!link_) {
+            link_ = std::make_shared<cancel_link>();
+            link_->attach(map_.get());
+        }
+        return link_;
     }
 
     value_type* current() noexcept override { return current_ ? &*current_ : nullptr; }
@@ -137,7 +170,8 @@ public:
             return item_failed(worker_error(
                 status == PM_EWORKER ? failure::worker_died : failure::timed_out, index,
                 std::string(), std::move(message)));
-        // The map is over: the input failed, or the library did.
+        // The map is over: the input failed, it was cancelled
+        // (PM_ECANCELED), or the library failed.
         stop();
         if (status == PM_EINPUT && input_->failure())
             std::rethrow_exception(input_->failure());
@@ -169,6 +203,8 @@ private:
     void stop() noexcept {
         if (!map_)
             return;
+        if (link_)
+            link_->detach();
         // Before the map goes: a one-shot map owns work_ and deletes it.
         work_->forget_exceptions();
         work_ = nullptr;
@@ -180,6 +216,7 @@ private:
     work_base* work_ = nullptr;          // owned by the C map or pool
     int error_mode_ = PM_ERRORS_RAISE;
     std::optional<value_type> current_;
+    std::shared_ptr<cancel_link> link_;  // made when a canceller is asked for
     unique_map map_;
 };
 
