@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "errors.hpp"
+#include "fd_registry.hpp"
 #include "sys_io.hpp"
 #include "worker_loop.hpp"
 
@@ -119,8 +120,11 @@ child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>&
 
     // In the child: as in a worker, leave only through _exit.
     begin_new_incarnation();
-    for (int fd : close_in_child)
+    for (int fd : close_in_child) {
+        forget_library_fd(fd);
         ::close(fd);
+    }
+    close_library_fds(link_fd);  // other maps' and pools' descriptors
     for (int& fd : outer_link_fds) {
         if (fd >= 0)
             ::close(fd);

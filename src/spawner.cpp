@@ -18,6 +18,7 @@
 
 #include "activity_board.hpp"
 #include "errors.hpp"
+#include "fd_registry.hpp"
 #include "sys_io.hpp"
 #include "worker_loop.hpp"
 
@@ -172,6 +173,9 @@ struct template_child {
                                bool use_pidfds) {
     begin_new_incarnation();
     close_outer_links();
+    // Other maps' and pools' descriptors, inherited from the caller: held
+    // here (and in our workers) they would keep those pipes and sockets open.
+    close_library_fds(sock);
     if (recipe.daemon) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != host)
@@ -264,6 +268,7 @@ struct template_child {
         }
         pid_t pid = ::fork();
         if (pid == 0) {
+            forget_library_fd(sock);
             ::close(sock);
             if (sigchld_fd >= 0)
                 ::close(sigchld_fd);

@@ -9,7 +9,10 @@
  * variable-size records. A pm_map is the running map; the caller steps it with
  * pm_map_next(), which yields one item's index, status and result at a time.
  * Workers are forked, so the work function and everything it points at are
- * inherited: only items and results cross the process boundary.
+ * inherited: only items and results cross the process boundary. So are the
+ * program's open descriptors, except the library's own for other maps,
+ * pools and background processes (their pipes, sockets and exit watches),
+ * which every process the library forks closes first.
  *
  *     pm_input *in;  pm_map *map;  uint64_t i;  const void *res;  size_t n;
  *     pm_input_create_array(&in, values, sizeof values[0], count);
@@ -464,7 +467,8 @@ typedef int (*pm_process_fn)(pm_sink *out, void *user_data);
 
 /* Start fn(out, user_data) in a new background process. Forks at this call:
  * the child sees the program's memory as it is now (as a map's workers do),
- * inherits its descriptors as any fork does, runs fn, sends its result back
+ * inherits its descriptors as any fork does (but for the library's own of
+ * other maps, pools and processes, see the top), runs fn, sends its result back
  * through a pipe and leaves with _exit. opts: only daemon is used (NULL: the
  * defaults, daemon on: the child is killed if this process dies; see
  * pm_options_set_daemon() for the creating thread). destroy(user_data) runs

@@ -3,6 +3,7 @@
 #include "capi_test_util.hpp"
 
 #include <cstdlib>
+#include <set>
 
 namespace {
 
@@ -165,6 +166,115 @@ TEST(Hygiene, WorkersHoldOnlyTheirOwnPipes) {
             EXPECT_EQ(n, before + 2) << "item " << k;
         }
     }
+}
+
+// The pipes and sockets a process holds, by kernel object ("pipe:[123]").
+std::set<std::string> channels_of(pid_t pid) {
+    std::set<std::string> found;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR *d = opendir(dir.c_str());
+    if (!d) return found;  // it has just exited
+    while (struct dirent *e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char buf[256];
+        const ssize_t n = readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+        if (n <= 0) continue;
+        std::string target(buf, static_cast<size_t>(n));
+        if (target.rfind("pipe:", 0) == 0 || target.rfind("socket:", 0) == 0)
+            found.insert(target);
+    }
+    closedir(d);
+    return found;
+}
+
+// Every process below this one (children, theirs, ...), from /proc/*/stat.
+std::set<pid_t> descendants() {
+    std::map<pid_t, pid_t> parent;
+    DIR *d = opendir("/proc");
+    while (struct dirent *e = d ? readdir(d) : nullptr) {
+        const pid_t pid = atoi(e->d_name);
+        if (pid <= 0) continue;
+        FILE *f = fopen(("/proc/" + std::string(e->d_name) + "/stat").c_str(), "r");
+        if (!f) continue;
+        char line[1024];
+        const bool got = fgets(line, sizeof line, f) != nullptr;
+        fclose(f);
+        const char *after_name = got ? strrchr(line, ')') : nullptr;
+        char state;
+        int ppid;
+        if (after_name && sscanf(after_name + 1, " %c %d", &state, &ppid) == 2)
+            parent[pid] = ppid;
+    }
+    if (d) closedir(d);
+    std::set<pid_t> below{getpid()};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto &kv : parent)
+            if (below.count(kv.second) && below.insert(kv.first).second) grew = true;
+    }
+    below.erase(getpid());
+    return below;
+}
+
+// Says it runs (one byte into the pipe whose write end user_data points
+// at: the test's own descriptor, which a child keeps), then waits.
+int say_ready_and_wait(pm_sink *, void *ready_fd) {
+    const char byte = 1;
+    if (write(*static_cast<int *>(ready_fd), &byte, 1) != 1) return 1;
+    for (;;) pause();
+}
+
+TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
+    // A template or background process forked while another map or pool
+    // lived used to inherit that map's pipe ends and template socket: its
+    // workers then never saw their task stream end, and destroying that pool
+    // waited 2 s for a template that could not see its socket close.
+    set_watchdog(60);
+    const auto fds_before = open_fds();
+    Config cfg;
+    cfg.processes = 2;
+    Options opts = make_options(cfg);
+    pm_pool *first = nullptr;
+    ASSERT_EQ(pm_pool_create(&first, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    Map running = start_map(cfg, array_input(make_items(1000)), checksum_work);
+    ASSERT_TRUE(running);
+    ASSERT_EQ(next_step(running.get()).status, PM_OK);
+    std::set<std::string> theirs;  // the caller's ends of the pool's and map's channels
+    for (const auto &kv : open_fds())
+        if (!fds_before.count(kv.first) &&
+            (kv.second.rfind("pipe:", 0) == 0 || kv.second.rfind("socket:", 0) == 0))
+            theirs.insert(kv.second);
+    ASSERT_GE(theirs.size(), 5u);  // 2 x 2 pipes and a socket, at least
+    const std::set<pid_t> older = descendants();
+
+    pm_pool *second = nullptr;
+    ASSERT_EQ(pm_pool_create(&second, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    // pm_process_start() returns once the child is forked; the child closes
+    // what it must not hold before it runs the function.
+    int ready[2];
+    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    pm_process *background = nullptr;
+    ASSERT_EQ(pm_process_start(&background, nullptr, say_ready_and_wait, &ready[1], nullptr),
+              PM_OK);
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    size_t newer = 0;
+    for (pid_t pid : descendants()) {
+        if (older.count(pid)) continue;
+        ++newer;
+        for (const std::string &target : channels_of(pid))
+            EXPECT_FALSE(theirs.count(target)) << "process " << pid << " holds " << target;
+    }
+    EXPECT_GE(newer, 4u);  // the second pool's template and workers, the background process
+
+    pm_pool_destroy(first);
+    running.reset();
+    pm_process_destroy(background);
+    pm_pool_destroy(second);
+    EXPECT_TRUE(no_children());
+    EXPECT_EQ(fds_before, open_fds()) << fd_diff(fds_before, open_fds());
 }
 
 // The dispositions this process started with (SIG_DFL, or SIG_IGN when the
