@@ -27,7 +27,7 @@ namespace pm::core {
 namespace {
 
 // Messages on the template's socket (SOCK_SEQPACKET: one message per send).
-enum : uint32_t { op_spawn = 1, op_spawned = 2, op_exited = 3, op_kill = 4 };
+enum : uint32_t { op_spawn = 1, op_spawned = 2, op_exited = 3, op_kill = 4, op_quit = 5 };
 
 // op_spawned's pid when no worker was started: which step failed.
 enum : int32_t { failed_fork = -1, failed_receive = -2, failed_watch = -3 };
@@ -246,8 +246,10 @@ struct template_child {
         unique_fd fds[max_passed_fds];
         int nfds = 0;
         int got = receive_message(sock, &req, fds, &nfds);
-        if (got == 0 || got == -1)
-            break;  // the pool is closing (or its caller died)
+        // The pool is closing (or its caller died). op_quit says so even
+        // when a process the caller forked holds a copy of its socket end.
+        if (got == 0 || got == -1 || req.op == op_quit)
+            break;
         if (req.op == op_kill) {
             // Only a child not yet reaped: its pid cannot have been reused.
             for (const auto& c : children)
@@ -353,6 +355,10 @@ void spawner::close() noexcept {
     std::lock_guard<std::mutex> hold(mutex_);
     {
         std::lock_guard<std::mutex> hold_send(send_mutex_);
+        if (sock_ && !template_gone_) {
+            message quit = {op_quit, 0, 0, 0};
+            send_message(sock_.get(), quit, nullptr, 0);
+        }
         sock_.reset();
     }
     template_gone_ = true;

@@ -2,6 +2,7 @@
 // stdout after many maps, crashes and destroys.
 #include "capi_test_util.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <set>
 
@@ -236,7 +237,8 @@ TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
     Options opts = make_options(cfg);
     pm_pool *first = nullptr;
     ASSERT_EQ(pm_pool_create(&first, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
-    Map running = start_map(cfg, array_input(make_items(1000)), checksum_work);
+    const std::vector<uint64_t> items = make_items(1000);
+    Map running = start_map(cfg, array_input(items), checksum_work);
     ASSERT_TRUE(running);
     ASSERT_EQ(next_step(running.get()).status, PM_OK);
     std::set<std::string> theirs;  // the caller's ends of the pool's and map's channels
@@ -275,6 +277,41 @@ TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
     pm_pool_destroy(second);
     EXPECT_TRUE(no_children());
     EXPECT_EQ(fds_before, open_fds()) << fd_diff(fds_before, open_fds());
+}
+
+TEST(Hygiene, PoolEndsPromptlyThoughAForkOfTheCallerHoldsItsChannels) {
+    // A child the program forks (without exec) holds copies of every pipe
+    // and socket the pool's caller side has: the workers and the template
+    // must be told to leave, not wait for ends of stream that never come.
+    // Not a speed check: the bound only tells a prompt end from the 2 s
+    // grace after which the template would be killed.
+    set_watchdog(60);
+    Config cfg;
+    cfg.processes = 2;
+    Options opts = make_options(cfg);
+    const std::vector<uint64_t> items = make_items(100);
+    for (int round = 0; round < 3; ++round) {
+        pm_pool *pool = nullptr;
+        ASSERT_EQ(pm_pool_create(&pool, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+        pm_map *raw = nullptr;
+        ASSERT_EQ(pm_pool_map(&raw, pool, nullptr, array_input(items)), PM_OK);
+        ASSERT_EQ(next_step(raw).status, PM_OK);
+        const pid_t holder = fork();
+        ASSERT_GE(holder, 0);
+        if (holder == 0) {
+            for (;;) pause();
+        }
+        const auto start = std::chrono::steady_clock::now();
+        drain(raw);
+        pm_map_destroy(raw);
+        pm_pool_destroy(pool);
+        const auto took = std::chrono::steady_clock::now() - start;
+        kill(holder, SIGKILL);
+        reap(holder);
+        EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 1500)
+            << "round " << round;
+        EXPECT_TRUE(no_children());
+    }
 }
 
 // The dispositions this process started with (SIG_DFL, or SIG_IGN when the

@@ -40,7 +40,7 @@ int faulty_work(const void *item, size_t len, uint64_t index, pm_sink *out, void
         uint64_t attempt = f->shared->attempts[index % 256].fetch_add(1) + 1;
         if (attempt <= f->times) {
             if (f->kind == 0)
-                for (volatile int spin = 0;; spin = spin + 1) {
+                for (volatile unsigned spin = 0;; spin = spin + 1) {  // unsigned: wraps, no UB
                 }
             if (f->kind == 1) abort();
             _exit(3);
@@ -367,7 +367,7 @@ TEST(Hooks, AFailingInitHookFailsThatWorkersItemsAndTheMapEnds) {
 // Cancellation from another thread.
 
 int stuck_work(const void *, size_t, uint64_t, pm_sink *, void *) {
-    for (volatile int spin = 0;; spin = spin + 1) {
+    for (volatile unsigned spin = 0;; spin = spin + 1) {  // unsigned: wraps, no UB
     }
 }
 
