@@ -46,7 +46,7 @@ TEST_P(Lifecycle, DestroyingAnUnstartedRangeStopsTheMap) {
 }
 
 TEST_P(Lifecycle, CloseStopsTheMapAndEmptiesTheRange) {
-    auto map = pm::map([](int x) { return x * x; }, iota(100000), opts());
+    auto map = pm::map([](int x) { return int64_t(x) * x; }, iota(100000), opts());
     auto it = map.begin();
     EXPECT_EQ(*it, 0);
     map.close();
