@@ -124,6 +124,16 @@ inline Map start_map(const Config &cfg, pm_input *input, pm_work_fn work,
     return Map(raw);
 }
 
+// Creates a pool with cfg's options; an empty Pool (and a test failure) if
+// it was not created.
+inline Pool start_pool(const Config &cfg, pm_work_fn work, void *user_data = nullptr) {
+    Options opts = make_options(cfg);
+    pm_pool *raw = nullptr;
+    const int rc = pm_pool_create(&raw, opts.get(), work, user_data, nullptr);
+    EXPECT_EQ(rc, PM_OK) << pm_status_str(rc) << ": " << pm_last_error();
+    return Pool(raw);
+}
+
 // ---------------------------------------------------------------------------
 // Stepping a map.
 

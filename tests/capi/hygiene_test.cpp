@@ -234,9 +234,8 @@ TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
     const auto fds_before = open_fds();
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_pool *first = nullptr;
-    ASSERT_EQ(pm_pool_create(&first, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    Pool first = start_pool(cfg, checksum_work);
+    ASSERT_TRUE(first);
     const std::vector<uint64_t> items = make_items(1000);
     Map running = start_map(cfg, array_input(items), checksum_work);
     ASSERT_TRUE(running);
@@ -249,8 +248,8 @@ TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
     ASSERT_GE(theirs.size(), 5u);  // 2 x 2 pipes and a socket, at least
     const std::set<pid_t> older = descendants();
 
-    pm_pool *second = nullptr;
-    ASSERT_EQ(pm_pool_create(&second, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+    Pool second = start_pool(cfg, checksum_work);
+    ASSERT_TRUE(second);
     // pm_process_start() returns once the child is forked; the child closes
     // what it must not hold before it runs the function.
     int ready[2];
@@ -271,10 +270,10 @@ TEST(Hygiene, ForkedProcessesHoldNoOtherMapsChannels) {
     }
     EXPECT_GE(newer, 4u);  // the second pool's template and workers, the background process
 
-    pm_pool_destroy(first);
+    first.reset();
     running.reset();
     pm_process_destroy(background);
-    pm_pool_destroy(second);
+    second.reset();
     EXPECT_TRUE(no_children());
     EXPECT_EQ(fds_before, open_fds()) << fd_diff(fds_before, open_fds());
 }
@@ -288,13 +287,12 @@ TEST(Hygiene, PoolEndsPromptlyThoughAForkOfTheCallerHoldsItsChannels) {
     set_watchdog(60);
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
     const std::vector<uint64_t> items = make_items(100);
     for (int round = 0; round < 3; ++round) {
-        pm_pool *pool = nullptr;
-        ASSERT_EQ(pm_pool_create(&pool, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
+        Pool pool = start_pool(cfg, checksum_work);
+        ASSERT_TRUE(pool);
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, pool, nullptr, array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), nullptr, array_input(items)), PM_OK);
         ASSERT_EQ(next_step(raw).status, PM_OK);
         const pid_t holder = fork();
         ASSERT_GE(holder, 0);
@@ -304,7 +302,7 @@ TEST(Hygiene, PoolEndsPromptlyThoughAForkOfTheCallerHoldsItsChannels) {
         const auto start = std::chrono::steady_clock::now();
         drain(raw);
         pm_map_destroy(raw);
-        pm_pool_destroy(pool);
+        pool.reset();
         const auto took = std::chrono::steady_clock::now() - start;
         kill(holder, SIGKILL);
         reap(holder);

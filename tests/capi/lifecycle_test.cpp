@@ -224,16 +224,13 @@ TEST(ForkSnapshot, PoolSeesMemoryAtPoolCreation) {
     Config cfg;
     cfg.processes = 2;
     cfg.chunk = 1;
-    Options opts = make_options(cfg);
     g_snapshot_value = 1;
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), snapshot_work, nullptr, nullptr), PM_OK)
-        << pm_last_error();
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, snapshot_work);
+    ASSERT_TRUE(pool);
     g_snapshot_value = 2;
     for (int round = 0; round < 2; ++round) {
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK)
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), nullptr, array_input(items)), PM_OK)
             << pm_last_error();
         Map map(raw);
         EXPECT_EQ(values_of(drain(raw)), std::vector<uint64_t>(items.size(), 1));
@@ -293,30 +290,28 @@ TEST(Pool, MapWhileAnotherIsAliveIsRefused) {
         SCOPED_TRACE("processes " + std::to_string(processes));
         Config cfg;
         cfg.processes = processes;
-        Options opts = make_options(cfg);
-        pm_pool *praw = nullptr;
-        ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
-        Pool pool(praw);
+        Pool pool = start_pool(cfg, checksum_work);
+        ASSERT_TRUE(pool);
         const std::vector<uint64_t> items = make_items(30);
         pm_map *first = nullptr;
-        ASSERT_EQ(pm_pool_map(&first, praw, nullptr, array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&first, pool.get(), nullptr, array_input(items)), PM_OK);
         EXPECT_EQ(next_step(first).status, PM_OK);
 
         VectorGen gen;
         gen.items = &items;
         pm_map *second = nullptr;
-        EXPECT_EQ(pm_pool_map(&second, praw, nullptr, vector_pull(gen)), PM_ESTATE);
+        EXPECT_EQ(pm_pool_map(&second, pool.get(), nullptr, vector_pull(gen)), PM_ESTATE);
         EXPECT_STRNE(pm_last_error(), "");
         EXPECT_EQ(gen.destroyed.load(), 1) << "refused input must still be consumed";
 
         // Also refused after the first map is over but not yet destroyed.
         (void)drain(first);
         pm_map *third = nullptr;
-        EXPECT_EQ(pm_pool_map(&third, praw, nullptr, array_input(items)), PM_ESTATE);
+        EXPECT_EQ(pm_pool_map(&third, pool.get(), nullptr, array_input(items)), PM_ESTATE);
 
         pm_map_destroy(first);
         pm_map *fourth = nullptr;
-        ASSERT_EQ(pm_pool_map(&fourth, praw, nullptr, array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&fourth, pool.get(), nullptr, array_input(items)), PM_OK);
         std::vector<std::string> expected;
         for (size_t i = 0; i < items.size(); ++i)
             expected.push_back(expected_result(&items[i], 8, i));
@@ -330,10 +325,8 @@ TEST(Pool, MapDestroyedPartWayThenNextMapIsCorrect) {
     // next one.
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), triple_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, triple_work);
+    ASSERT_TRUE(pool);
     for (int round = 0; round < 5; ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
         set_watchdog(15);
@@ -345,31 +338,29 @@ TEST(Pool, MapDestroyedPartWayThenNextMapIsCorrect) {
         pm_input *in = nullptr;
         ASSERT_EQ(pm_input_create_pull(&in, endless_fn, &gen, endless_destroy), PM_OK);
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), in), PM_OK) << pm_last_error();
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), in), PM_OK) << pm_last_error();
         for (int i = 0; i < 100 * round; ++i) ASSERT_EQ(next_step(raw).status, PM_OK);
         pm_map_destroy(raw);
         EXPECT_EQ(gen.destroyed.load(), 1);
 
         std::vector<uint64_t> items(257);
         for (size_t i = 0; i < items.size(); ++i) items[i] = 1000000 + i * round;
-        ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK)
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), nullptr, array_input(items)), PM_OK)
             << pm_last_error();
         Map map(raw);
         std::vector<std::string> expected;
         for (size_t i = 0; i < items.size(); ++i)
             expected.push_back(triple_expected(items[i], i));
         EXPECT_EQ(check_ordered(drain(raw), expected), 0u);
-        EXPECT_EQ(pm_pool_processes(praw), 2u);
+        EXPECT_EQ(pm_pool_processes(pool.get()), 2u);
     }
 }
 
 TEST(Pool, InlineModeRefusedOnForkedPool) {
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, checksum_work);
+    ASSERT_TRUE(pool);
     Config mcfg;
     mcfg.error_mode = PM_ERRORS_INLINE;
     Options mopts = make_options(mcfg);
@@ -377,18 +368,16 @@ TEST(Pool, InlineModeRefusedOnForkedPool) {
     VectorGen gen;
     gen.items = &items;
     pm_map *raw = nullptr;
-    EXPECT_EQ(pm_pool_map(&raw, praw, mopts.get(), vector_pull(gen)), PM_EINVAL);
+    EXPECT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), vector_pull(gen)), PM_EINVAL);
     EXPECT_EQ(gen.destroyed.load(), 1);
 }
 
 TEST(Pool, InProcessPoolHasNoWorkers) {
     Config cfg;
     cfg.processes = 1;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
-    EXPECT_EQ(pm_pool_processes(praw), 0u);
+    Pool pool = start_pool(cfg, checksum_work);
+    ASSERT_TRUE(pool);
+    EXPECT_EQ(pm_pool_processes(pool.get()), 0u);
     EXPECT_TRUE(no_children());
     const std::vector<uint64_t> items = make_items(100);
     std::vector<std::string> expected;
@@ -398,7 +387,7 @@ TEST(Pool, InProcessPoolHasNoWorkers) {
         mcfg.error_mode = mode;
         Options mopts = make_options(mcfg);
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), array_input(items)), PM_OK);
         Map map(raw);
         EXPECT_EQ(check_ordered(drain(raw), expected), 0u);
     }
@@ -433,11 +422,9 @@ int die_on_item_work(const void *item, size_t len, uint64_t index, pm_sink *out,
 TEST(Pool, DeadWorkersAreReplacedAndLaterMapsAreCorrect) {
     Config cfg;
     cfg.processes = 3;
-    Options opts = make_options(cfg);
     DieOnce die{10};
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), die_on_item_work, &die, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, die_on_item_work, &die);
+    ASSERT_TRUE(pool);
     const std::vector<uint64_t> items = make_items(100);
     const std::vector<std::string> expected = expected_results(items, items.size());
     Config mcfg;
@@ -449,7 +436,7 @@ TEST(Pool, DeadWorkersAreReplacedAndLaterMapsAreCorrect) {
     for (int k = 0; k < 3; ++k) {
         SCOPED_TRACE("map " + std::to_string(k));
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), array_input(items)), PM_OK);
         const std::vector<Step> steps = drain(raw, true);
         pm_map_destroy(raw);
         ASSERT_EQ(steps.size(), items.size() + 1);
@@ -466,7 +453,7 @@ TEST(Pool, DeadWorkersAreReplacedAndLaterMapsAreCorrect) {
                 EXPECT_EQ(steps[i].data, expected[i]);
             }
         }
-        EXPECT_EQ(pm_pool_processes(praw), 3u);
+        EXPECT_EQ(pm_pool_processes(pool.get()), 3u);
     }
 }
 
@@ -475,10 +462,8 @@ int always_exit_work(const void *, size_t, uint64_t, pm_sink *, void *) { _exit(
 TEST(Pool, EveryWorkerDeadFailsWithoutHangAndRefusesNewMaps) {
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), always_exit_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, always_exit_work);
+    ASSERT_TRUE(pool);
     const std::vector<uint64_t> items = make_items(50);
     Config mcfg;
     mcfg.chunk = 1;
@@ -486,21 +471,21 @@ TEST(Pool, EveryWorkerDeadFailsWithoutHangAndRefusesNewMaps) {
     // Each death ends a RAISE map; a worker is replaced until it has died
     // four times in a row without a result, so after at most 8 maps (plus
     // the replacements made at map starts) every slot is given up.
-    for (int k = 0; k < 30 && (k == 0 || pm_pool_processes(praw) > 0); ++k) {
+    for (int k = 0; k < 30 && (k == 0 || pm_pool_processes(pool.get()) > 0); ++k) {
         SCOPED_TRACE("map " + std::to_string(k));
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), array_input(items)), PM_OK)
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), array_input(items)), PM_OK)
             << pm_last_error();
         const std::vector<Step> steps = drain(raw, false);
         EXPECT_EQ(steps.size(), 1u);
         EXPECT_EQ(steps.back().status, PM_EWORKER) << describe(steps.back());
         pm_map_destroy(raw);
     }
-    EXPECT_EQ(pm_pool_processes(praw), 0u);
+    EXPECT_EQ(pm_pool_processes(pool.get()), 0u);
     VectorGen gen;
     gen.items = &items;
     pm_map *raw = nullptr;
-    EXPECT_EQ(pm_pool_map(&raw, praw, mopts.get(), vector_pull(gen)), PM_EWORKER);
+    EXPECT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), vector_pull(gen)), PM_EWORKER);
     EXPECT_EQ(gen.destroyed.load(), 1);
     pool.reset();
     EXPECT_TRUE(no_children());
@@ -509,17 +494,15 @@ TEST(Pool, EveryWorkerDeadFailsWithoutHangAndRefusesNewMaps) {
 TEST(Pool, ReturnModeWithEveryWorkerDeadEndsWithoutHang) {
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), always_exit_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, always_exit_work);
+    ASSERT_TRUE(pool);
     const std::vector<uint64_t> items = make_items(50);
     Config mcfg;
     mcfg.chunk = 1;
     mcfg.error_mode = PM_ERRORS_RETURN;
     Options mopts = make_options(mcfg);
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), array_input(items)), PM_OK);
+    ASSERT_EQ(pm_pool_map(&raw, pool.get(), mopts.get(), array_input(items)), PM_OK);
     // Lost items come back as PM_EWORKER; items no worker is left for must
     // also end the map (as errors or a final failure), never hang.
     const std::vector<Step> steps = drain(raw, true, 1000);
@@ -533,7 +516,7 @@ TEST(Pool, ReturnModeWithEveryWorkerDeadEndsWithoutHang) {
             seen[s.index] = true;
         }
     }
-    EXPECT_EQ(pm_pool_processes(praw), 0u);
+    EXPECT_EQ(pm_pool_processes(pool.get()), 0u);
     pool.reset();
     EXPECT_TRUE(no_children());
 }

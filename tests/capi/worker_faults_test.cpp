@@ -405,15 +405,13 @@ TEST(Cancel, FromAnotherThreadWhileTheConsumerIsBlocked) {
 
 TEST(Cancel, APoolMapWithStuckWorkersLeavesThePoolWhole) {
     Config cfg;
-    Options opts = make_options(cfg);
-    pm_pool *praw = nullptr;
-    ASSERT_EQ(pm_pool_create(&praw, opts.get(), stuck_work, nullptr, nullptr), PM_OK);
-    Pool pool(praw);
+    Pool pool = start_pool(cfg, stuck_work);
+    ASSERT_TRUE(pool);
     const std::vector<uint64_t> items = make_items(10);
     for (bool cancel : {true, false}) {
         SCOPED_TRACE(cancel ? "cancel" : "destroy part-way");
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK);
+        ASSERT_EQ(pm_pool_map(&raw, pool.get(), nullptr, array_input(items)), PM_OK);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         const auto start = std::chrono::steady_clock::now();
         if (cancel) {
@@ -421,7 +419,7 @@ TEST(Cancel, APoolMapWithStuckWorkersLeavesThePoolWhole) {
         }
         pm_map_destroy(raw);
         EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-        EXPECT_EQ(pm_pool_processes(praw), 2u);
+        EXPECT_EQ(pm_pool_processes(pool.get()), 2u);
     }
     pool.reset();
     EXPECT_TRUE(no_children());
@@ -660,10 +658,8 @@ static bool pidfds_wanted() {
 TEST(Template, WatchesEachWorkerThroughAPidfdOrItsFallback) {
     Config cfg;
     cfg.processes = 3;
-    Options opts = make_options(cfg);
-    pm_pool *raw = nullptr;
-    ASSERT_EQ(pm_pool_create(&raw, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
-    Pool pool(raw);
+    Pool pool = start_pool(cfg, checksum_work);
+    ASSERT_TRUE(pool);
     const size_t pidfds = open_pidfds();
     if (pidfds_wanted())
         EXPECT_EQ(pidfds, 3u);

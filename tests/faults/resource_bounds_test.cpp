@@ -268,13 +268,11 @@ TEST(ManyMaps, TenThousandPoolMapsLeaveNothing) {
     const std::vector<std::string> expected = good_results(items);
     Config cfg;
     cfg.processes = 2;
-    Options opts = make_options(cfg);
     const auto before = open_fds();
     const auto t0 = std::chrono::steady_clock::now();
     {
-        pm_pool *praw = nullptr;
-        ASSERT_EQ(pm_pool_create(&praw, opts.get(), good_work, nullptr, nullptr), PM_OK);
-        Pool pool(praw);
+        Pool pool = start_pool(cfg, good_work);
+        ASSERT_TRUE(pool);
         size_t bad = 0;
         for (int i = 0; i < 10000 && bad == 0; ++i) {
             pm_map *raw = nullptr;
