@@ -15,7 +15,9 @@ namespace pm::core {
 
 struct activity_slot {
     static constexpr uint64_t idle = UINT64_MAX;
-    std::atomic<uint64_t> index{idle};  // item running now, or idle
+    static constexpr uint64_t starting = UINT64_MAX - 1;  // in the init hook
+    std::atomic<uint64_t> index{idle};  // item running now, idle or starting
+    static bool runs_item(uint64_t v) noexcept { return v < starting; }
     char pad[56];  // one cache line per thread: no false sharing
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free,

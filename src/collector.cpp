@@ -27,7 +27,11 @@ namespace {
 
 constexpr int idle_poll_ms = 100;
 constexpr uint64_t rss_check_period_ns = 10'000'000;
-constexpr uint32_t max_fruitless_starts = 3;
+// A slot whose workers die this many times in a row, in one map, while
+// running no item and before any result (a broken init hook, a crash at
+// start) is not refilled again in that map. A death while running an item is
+// that item's fault, and never counts.
+constexpr uint32_t max_deaths_without_result = 3;
 // A worker writes a result frame in one go, and we read every worker as its
 // bytes come; so a frame that stops part-way for this long means a worker
 // that wrote bytes of its own into its result pipe, or was stopped
@@ -214,13 +218,14 @@ private:
                 return "results for " + item_range(h.first_index, h.count) +
                        ", which it was not given";
             held.erase(it);
-            w.fruitless_starts = 0;
+            s.deaths_without_result = 0;
+            s.last_result_ns = monotonic_ns();
             if (recycle && !s.retiring) {
                 s.retiring = true;
                 s.usable = false;
             }
             if (st_.settings.error_mode != PM_ERRORS_RETURN && chunk.first_failed() != UINT64_MAX)
-                st_.stop_at = std::min(st_.stop_at, chunk.first_failed() + 1);
+                st_.note_final_failure(chunk.first_failed());
             st_.sorter.push(std::move(chunk));
         }
         st_.room.notify_one();
@@ -281,7 +286,10 @@ private:
         }
     }
 
-    // Kills workers that run an item past the timeout.
+    // Kills workers that run an item past the timeout, and workers that hold
+    // chunks but have run no item for as long (stuck outside the work
+    // function: stopped, or blocked in code of the program's that is not an
+    // item; the init hook is not counted).
     void check_timeouts(uint64_t now) {
         const uint64_t limit = st_.settings.item_timeout_ms * 1'000'000;
         for (size_t i = 0; i < workers_.size(); ++i) {
@@ -290,19 +298,48 @@ private:
                 continue;
             std::vector<seen_activity>& seen = st_.sched[i].seen;  // collector only
             seen.resize(w.board.size());
+            bool any_activity = false;
+            bool timed_out = false;
             for (uint32_t t = 0; t < w.board.size(); ++t) {
                 uint64_t index = w.board.slot(t)->index.load(std::memory_order_relaxed);
+                any_activity = any_activity || index != activity_slot::idle;
                 if (index != seen[t].index) {
                     seen[t] = {index, now};
                     continue;
                 }
-                if (index == activity_slot::idle || now - seen[t].since_ns < limit)
+                if (!activity_slot::runs_item(index) || now - seen[t].since_ns < limit)
                     continue;
                 PM_LOG(debug, "item {} ran past {} ms on {}", index,
                        st_.settings.item_timeout_ms, w.describe());
                 st_.pool->kill(w);
                 lose_worker(i, "", index);
+                timed_out = true;
                 break;
+            }
+            if (timed_out)
+                continue;
+            bool holding;
+            uint64_t idle_since;
+            {
+                std::lock_guard<std::mutex> hold(st_.mutex);
+                worker_schedule& s = st_.sched[i];
+                holding = !s.held.empty();
+                if (!holding || any_activity)
+                    s.idle_since_ns = 0;
+                else if (s.idle_since_ns == 0)
+                    s.idle_since_ns = std::max(now, s.last_result_ns);
+                idle_since = s.idle_since_ns;
+            }
+            // A stream stopped part-way through a frame is the stall check's.
+            if (holding && idle_since && now - idle_since >= limit &&
+                w.link->partial_frame().empty()) {
+                PM_LOG(debug, "{} held chunks without running an item for {} ms",
+                       w.describe(), st_.settings.item_timeout_ms);
+                st_.pool->kill(w);
+                lose_worker(i,
+                            "held items for " + std::to_string(st_.settings.item_timeout_ms) +
+                                " ms (the item timeout) without running any",
+                            UINT64_MAX, PM_EWORKER, true);
             }
         }
     }
@@ -327,19 +364,23 @@ private:
     // into failed results or items to run again. timed_out: the item it was
     // killed for running too long, else UINT64_MAX. fault: PM_EWORKER when
     // it died, PM_EIO when its channel carried a bad frame (we stop it, so
-    // how it ended is our kill and not worth naming).
+    // how it ended is our kill and not worth naming). stuck: we killed it
+    // for holding items without running any.
     void lose_worker(size_t i, const std::string& why, uint64_t timed_out,
-                     int fault = PM_EWORKER) {
+                     int fault = PM_EWORKER, bool stuck = false) {
         worker& w = *workers_[i];
         if (!w.alive)
             return;
         // What its threads were running when it went: the items to blame.
+        // Read after the death, so these are its last stores.
         std::set<uint64_t> running;
         for (uint32_t t = 0; t < w.board.size(); ++t) {
             uint64_t index = w.board.slot(t)->index.load(std::memory_order_relaxed);
-            if (index != activity_slot::idle)
+            if (activity_slot::runs_item(index))
                 running.insert(index);
         }
+        if (timed_out != UINT64_MAX)
+            running = {timed_out};
         st_.pool->retire(w);
         const bool ending = st_.stop.load();
         std::string what = w.describe();
@@ -348,23 +389,30 @@ private:
         else if (timed_out != UINT64_MAX)
             what += " was killed because item " + std::to_string(timed_out) + " ran past the " +
                     std::to_string(st_.settings.item_timeout_ms) + " ms item timeout";
+        else if (stuck)
+            what += " was killed because it " + why;
         else
             what += " " + w.how_it_ended();
-        if (!why.empty() && fault != PM_EIO)
+        if (!why.empty() && fault != PM_EIO && !stuck)
             what += " after it " + why;
         std::vector<held_chunk> held;
         bool retiring;
+        bool counts_as_fruitless;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
             worker_schedule& s = st_.sched[i];
             held.swap(s.held);
             retiring = s.stop_sent && held.empty();
+            // Only a death no item explains counts against the slot.
+            counts_as_fruitless = !retiring && running.empty() && fault == PM_EWORKER;
+            if (counts_as_fruitless)
+                ++s.deaths_without_result;
             s.usable = false;
-            s.replacing = will_replace(w, retiring);
+            s.replacing = will_replace(s, retiring);
             if (!retiring)
                 st_.last_loss = what;
             for (const held_chunk& c : held)
-                settle_lost_chunk(c, what, running, timed_out, ending, fault);
+                settle_lost_chunk(c, what, running, timed_out, fault, ending);
         }
         if (!retiring && !ending)
             PM_LOG(warn, "{}{}", what, held.empty() ? ", holding no items" : "");
@@ -374,52 +422,74 @@ private:
     }
 
     // Under the mutex: each item of a lost chunk fails or waits to run again.
+    // The items the worker was running are blamed: charged an attempt, and
+    // failed once out of attempts. The others (not started yet, or done but
+    // not sent) run again uncharged. A bad frame cannot be traced to an item:
+    // every item the worker held fails with PM_EIO.
     void settle_lost_chunk(const held_chunk& c, const std::string& what,
-                           const std::set<uint64_t>& running, uint64_t timed_out, bool ending,
-                           int fault) {
+                           const std::set<uint64_t>& running, uint64_t timed_out, int fault,
+                           bool ending) {
         if (ending)
             return;  // nobody waits for these results any more
         const bool raise = st_.settings.error_mode != PM_ERRORS_RETURN;
         for (uint32_t j = 0; j < c.count; ++j) {
             const uint64_t index = c.first + j;
-            const bool blamed = timed_out != UINT64_MAX ? index == timed_out
-                                                        : running.empty() || running.count(index);
-            const int status = index == timed_out ? PM_ETIMEOUT : fault;
+            if (raise && index >= st_.stop_at)
+                continue;  // a lower item already ends the map
+            const bool blamed = fault == PM_EIO || running.count(index) > 0;
             uint32_t attempts = 0;
             if (blamed)
                 attempts = ++st_.attempts[index];
-            if (st_.rerun && c.items && attempts <= st_.settings.retries) {
-                st_.reruns.push_back({index, item_bytes(*c.items, c.count, j)});
+            const bool again = fault != PM_EIO && st_.rerun && attempts <= st_.settings.retries;
+            if (again) {
+                std::vector<char> bytes;
+                if (c.items)
+                    bytes = item_bytes(*c.items, c.count, j);
+                st_.reruns.emplace(index, std::move(bytes));
                 continue;
             }
-            std::string message = what + " while holding " + item_range(c.first, c.count);
+            std::string message = what;
+            if (fault == PM_EIO)
+                message += " while holding " + item_range(c.first, c.count);
+            else if (blamed && index != timed_out)
+                message += " while running item " + std::to_string(index);
+            else if (!blamed)
+                message += " while holding item " + std::to_string(index) +
+                           ", which could not run again";
             if (attempts > 1)
                 message += " (item " + std::to_string(index) + " failed " +
                            std::to_string(attempts) + " attempts)";
+            const int status = index == timed_out ? PM_ETIMEOUT : fault;
             result_chunk lost;
             lost.make_failed(index, 1, status, message);
             if (raise)
-                st_.stop_at = std::min(st_.stop_at, index + 1);
+                st_.note_final_failure(index);
             st_.sorter.push(std::move(lost));
         }
     }
 
-    bool will_replace(const worker& w, bool recycled) const {
+    bool will_replace(const worker_schedule& s, bool recycled) const {
         return st_.replace && st_.pool->can_replace() && !(st_.killable && st_.stop.load()) &&
-               (recycled || w.fruitless_starts < max_fruitless_starts);
+               (recycled || s.deaths_without_result < max_deaths_without_result);
     }
 
     // Starts a new worker in slot i when the map or its pool goes on.
     void replace_worker(size_t i, bool recycled) {
         worker& w = *workers_[i];
         bool started = false;
-        if (will_replace(w, recycled)) {
-            if (!recycled)
-                ++w.fruitless_starts;
+        bool replace;
+        uint32_t deaths;
+        {
+            std::lock_guard<std::mutex> hold(st_.mutex);
+            replace = will_replace(st_.sched[i], recycled);
+            deaths = st_.sched[i].deaths_without_result;
+        }
+        if (replace) {
             started = st_.pool->replace(w);
-        } else if (st_.replace && w.fruitless_starts >= max_fruitless_starts) {
-            PM_LOG(warn, "worker {} died {} times in a row without returning a result; "
-                         "it is not replaced again", i, max_fruitless_starts + 1);
+        } else if (st_.replace && deaths >= max_deaths_without_result) {
+            PM_LOG(warn, "worker {} died {} times in a row while running no item and before "
+                         "returning a result; it is not replaced again in this map",
+                   i, deaths);
         }
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
@@ -434,6 +504,8 @@ private:
             s.broken = false;
             s.retiring = false;
             s.stop_sent = false;
+            s.idle_since_ns = 0;
+            s.last_result_ns = monotonic_ns();
             s.seen.clear();
             st_.room.notify_all();
         }

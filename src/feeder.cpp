@@ -78,9 +78,9 @@ public:
                         message += " (the last one: " + st_.last_loss + ")";
                     return sent::stop;
                 }
-                bool room = is_rerun || st_.in_flight == 0 ||
-                            st_.in_flight + n <= st_.planner.in_flight_bound();
-                if (room && best != SIZE_MAX) {
+                // No room check: a chunk is read only into the room the
+                // bound leaves (wait_for_room), and a rerun is counted already.
+                if (best != SIZE_MAX) {
                     target = best;
                     break;
                 }
@@ -88,7 +88,7 @@ public:
             }
             next_pick_ = (target + 1) % st_.sched.size();
             worker_schedule& s = st_.sched[target];
-            s.held.push_back({first, n, st_.rerun ? copy_items(chunk) : nullptr});
+            s.held.push_back({first, n, st_.rerun && !st_.item_at ? copy_items(chunk) : nullptr});
             generation = s.generation;
             link = st_.pool->workers()[target]->link;
             if (!is_rerun) {
@@ -121,24 +121,58 @@ public:
         return sent::ok;
     }
 
-    // Sends every waiting rerun; false when the feeder must stop.
+    // Sends every waiting rerun, lowest index first; false when the feeder
+    // must stop.
     bool send_reruns(int& status, std::string& message) {
         for (;;) {
-            rerun_item item;
+            uint64_t index;
+            std::vector<char> bytes;
             {
                 std::lock_guard<std::mutex> hold(st_.mutex);
                 if (st_.reruns.empty())
                     return true;
-                item = std::move(st_.reruns.front());
-                st_.reruns.pop_front();
+                auto it = st_.reruns.begin();
+                index = it->first;
+                bytes = std::move(it->second);
+                st_.reruns.erase(it);
             }
             single_.clear();
-            single_.push(item.bytes.data(), item.bytes.size());
-            if (dispatch(single_, item.index, true, status, message) == sent::stop) {
+            if (st_.item_at) {
+                const char* data;
+                size_t len;
+                st_.item_at(index, &data, &len);
+                single_.push(data, len);
+            } else {
+                single_.push(bytes.data(), bytes.size());
+            }
+            if (dispatch(single_, index, true, status, message) == sent::stop) {
                 std::lock_guard<std::mutex> hold(st_.mutex);
-                st_.reruns.push_front(std::move(item));
+                if (index < st_.stop_at)
+                    st_.reruns.emplace(index, std::move(bytes));
                 return false;
             }
+        }
+    }
+
+    // Waits until the in-flight bound leaves room for at least one item
+    // (reruns, already counted, may be sent meanwhile); returns how many
+    // items may be read now, 0 when the feeder must stop.
+    size_t wait_for_room(int& status, std::string& message) {
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> hold(st_.mutex);
+                st_.room.wait(hold, [&] {
+                    return st_.stop.load() || !st_.reruns.empty() ||
+                           st_.in_flight < st_.planner.in_flight_bound() ||
+                           st_.dispatched >= st_.stop_at;
+                });
+                if (st_.stop.load() || st_.dispatched >= st_.stop_at)
+                    return 0;
+                if (st_.reruns.empty())
+                    return static_cast<size_t>(st_.planner.in_flight_bound() - st_.in_flight);
+            }
+            if (!send_reruns(status, message))
+                return 0;
         }
     }
 
@@ -148,7 +182,7 @@ public:
         std::lock_guard<std::mutex> hold(st_.mutex);
         std::vector<uint64_t> lost;
         for (const auto& r : st_.reruns)
-            lost.push_back(r.index);
+            lost.push_back(r.first);
         st_.reruns.clear();
         if (st_.stop.load())
             return;  // nobody waits for results any more
@@ -158,7 +192,7 @@ public:
                                "item " + std::to_string(index) + " could not run again: " +
                                    (message.empty() ? "the map stopped" : message));
             if (st_.settings.error_mode != PM_ERRORS_RETURN)
-                st_.stop_at = std::min(st_.stop_at, index + 1);
+                st_.note_final_failure(index);
             st_.sorter.push(std::move(failed));
         }
         st_.results.notify_one();
@@ -199,7 +233,11 @@ void run_feeder(pool_map_state& st, input_source& input) noexcept {
         while (more && !st.stop.load()) {
             if (!f.send_reruns(status, message))
                 break;
-            size_t want = st.planner.next_chunk_size(st.ns_per_item.load());
+            // Cut at the bound: the input is never read past it.
+            const size_t room = f.wait_for_room(status, message);
+            if (room == 0)
+                break;
+            size_t want = std::min(st.planner.next_chunk_size(st.ns_per_item.load()), room);
             std::string error;
             auto r = input.fill(chunk, want, &st.stop, &error);
             while (!chunk.empty()) {

@@ -53,6 +53,19 @@ uint64_t input_source::length() const noexcept {
     return kind_ == kind::pull ? UINT64_MAX : count_;
 }
 
+void input_source::item(uint64_t index, const char** data, size_t* len) const noexcept {
+    if (kind_ == kind::array) {
+        *data = base_ + index * record_size_;
+        *len = record_size_;
+    } else if (kind_ == kind::records) {
+        *data = static_cast<const char*>(items_[index]);
+        *len = lens_[index];
+    } else {
+        *data = nullptr;
+        *len = 0;
+    }
+}
+
 input_source::fill_status input_source::fill(task_builder& out, size_t want,
                                              const std::atomic<bool>* stop,
                                              std::string* message) {

@@ -36,6 +36,10 @@ public:
 
     // Number of items, or UINT64_MAX for a pull input.
     uint64_t length() const noexcept;
+    // Array inputs: any item can be read again, where it lies, from any
+    // thread (item() only reads what the input was created with).
+    bool random_access() const noexcept { return kind_ != kind::pull; }
+    void item(uint64_t index, const char** data, size_t* len) const noexcept;
 
     // Clears out, then adds up to want items (a pull callback may overshoot:
     // it pushes what it pushes). A pull input also stops between calls once

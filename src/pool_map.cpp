@@ -26,6 +26,10 @@ public:
         : owns_pool_(owns_pool),
           input_(std::move(input)),
           st_(std::move(pool), owns_pool, s, input_.length()) {
+        if (input_.random_access())
+            st_.item_at = [this](uint64_t i, const char** data, size_t* len) {
+                input_.item(i, data, len);
+            };
         collector_ = start_blocked_thread([this] { run_collector(st_); });
         try {
             feeder_ = start_blocked_thread([this] { run_feeder(st_, input_); });
@@ -183,18 +187,29 @@ pool_map_state::pool_map_state(std::shared_ptr<worker_pool> p, bool owns_pool,
       settings(s),
       planner(s, static_cast<uint32_t>(pool->workers().size()), input_length),
       credits(2 * std::max(pool->threads(), 1u)),
-      rerun(pool->can_replace() && (s.retries > 0 || s.item_timeout_ms > 0)),
-      replace(pool->can_replace() &&
-              (!owns_pool || rerun || s.error_mode == PM_ERRORS_RETURN ||
-               s.max_items_per_worker > 0 || s.max_worker_rss > 0)),
+      // Every item a dead worker held but was not running runs again on
+      // another worker (only the running ones are its fault), and an ordered
+      // raise-mode map may need those results before its failure: so a dead
+      // worker is always replaced while the map goes on.
+      rerun(pool->can_replace()),
+      replace(pool->can_replace()),
       feeder_wake(make_eventfd()),
       collector_wake(make_eventfd()),
       sched(pool->workers().size()),
       sorter(s.ordered) {
+    const uint64_t now = monotonic_ns();
     for (size_t i = 0; i < sched.size(); ++i) {
         sched[i].usable = pool->workers()[i]->alive;
         sched[i].generation = pool->workers()[i]->generation;
+        sched[i].last_result_ns = now;
     }
+}
+
+void pool_map_state::note_final_failure(uint64_t index) {
+    if (index >= stop_at)
+        return;
+    stop_at = index + 1;
+    reruns.erase(reruns.lower_bound(stop_at), reruns.end());
 }
 
 bool pool_map_state::work_outstanding() const noexcept {
@@ -220,14 +235,16 @@ void pool_map_state::wake_collector() noexcept { eventfd_signal(collector_wake.g
 
 std::unique_ptr<map_engine> start_pool_map(std::shared_ptr<worker_pool> pool, bool owns_pool,
                                            const map_settings& settings, input_source&& input) {
-    // Workers of a pool may have died between maps: replace them now, before
-    // a chunk is lost to them.
+    // Workers of a pool may have died between maps, or been given up by an
+    // earlier map: every slot gets a live worker again, so a pool never
+    // shrinks for good (only a template that is gone leaves slots empty).
     for (auto& w : pool->workers()) {
         if (w->alive && w->is_process() && worker_exited(w->exit_watch.get())) {
             pool->retire(*w);
             PM_LOG(warn, "{} {} while the pool was idle", w->describe(), w->how_it_ended());
-            pool->replace(*w);
         }
+        if (!w->alive && pool->can_replace())
+            pool->replace(*w);
     }
     if (pool->live_count() == 0)
         throw error(PM_EWORKER, "every worker of this pool has died");

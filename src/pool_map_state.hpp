@@ -13,7 +13,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,15 +33,10 @@ namespace pm::core {
 struct held_chunk {
     uint64_t first;
     uint32_t count;
-    // A copy of the task's payload (length table, then the items' bytes),
-    // kept when items may have to run again; null otherwise.
+    // A pull input's items as the task carried them (length table, then the
+    // bytes), kept so that they can run again; null for an array input,
+    // whose items are looked up where they lie.
     std::shared_ptr<const std::vector<char>> items;
-};
-
-// An item to run again (alone in a chunk) after its worker died.
-struct rerun_item {
-    uint64_t index;
-    std::vector<char> bytes;
 };
 
 // What the collector last saw a worker thread running, for timeouts.
@@ -58,7 +54,12 @@ struct worker_schedule {
     bool retiring = false;         // recycled: no new chunks, stop when idle
     bool replacing = false;        // gone, and a replacement is on its way
     bool stop_sent = false;
+    // Deaths of this slot's workers in a row, in this map, that no item can
+    // be blamed for (not while running an item) and before any result.
+    uint32_t deaths_without_result = 0;
     uint64_t rss_checked_ns = 0;
+    uint64_t idle_since_ns = 0;       // holding chunks, running none, since
+    uint64_t last_result_ns = 0;
     std::vector<seen_activity> seen;  // per worker thread
 };
 
@@ -72,8 +73,11 @@ struct pool_map_state {
     chunk_planner planner;
     const size_t credits;  // chunks a worker may hold at once
 
-    const bool rerun;     // items of a dead worker may run again (keep copies)
+    const bool rerun;     // items of a dead worker can run again on another
     const bool replace;   // dead workers are replaced while the map runs
+    // The input's item i where it lies (array inputs), for items to run
+    // again; unset for pull inputs, whose chunks keep copies instead.
+    std::function<void(uint64_t, const char**, size_t*)> item_at;
 
     std::atomic<bool> stop{false};          // stop feeding (and, if killable, kill)
     std::atomic<bool> cancelled{false};     // pm_map_cancel: end now
@@ -89,8 +93,10 @@ struct pool_map_state {
     sort_buffer sorter;
     uint64_t in_flight = 0;     // read from the input, not yet released
     uint64_t dispatched = 0;    // items read and sent (= the next chunk's index)
-    uint64_t stop_at = UINT64_MAX;  // raise mode: no chunk from here is needed
-    std::deque<rerun_item> reruns;  // for the feeder to send again
+    uint64_t stop_at = UINT64_MAX;  // raise mode: no item from here is needed
+    // Items to send again, lowest index first, so that the results an
+    // ordered consumer waits for come before any later item's.
+    std::map<uint64_t, std::vector<char>> reruns;
     std::unordered_map<uint64_t, uint32_t> attempts;  // failed attempts so far
     std::string last_loss;      // how the last worker to go went, for messages
     bool feeder_done = false;
@@ -105,6 +111,10 @@ struct pool_map_state {
     void wake_collector() noexcept;
     // True while some worker holds a chunk or an item waits to run again.
     bool work_outstanding() const noexcept;
+    // Under the mutex: in raise mode, a failure of item index means nothing
+    // from index + 1 on is needed; items waiting to run again there are
+    // dropped, so that no rerun can outlive the failure that ends the map.
+    void note_final_failure(uint64_t index);
 };
 
 // "item 5" or "items 5 to 11", for messages.

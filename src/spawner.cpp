@@ -160,9 +160,13 @@ struct template_child {
     int task_fd = fds[0].release();
     int result_fd = fds[1].release();
     activity_board board = activity_board::attach(fds[2].release(), recipe.threads);
+    // Without its board the parent could not tell which item a crash or a
+    // timeout is due to: such a worker does not start.
+    if (board.size() == 0)
+        ::_exit(worker_exit_internal);
     remember_outer_links(task_fd, result_fd);
-    worker_exit code = run_worker_loop(task_fd, result_fd, recipe.work, recipe.threads, id,
-                                       board.size() ? &board : nullptr);
+    worker_exit code =
+        run_worker_loop(task_fd, result_fd, recipe.work, recipe.threads, id, &board);
     ::_exit(code);
 }
 

@@ -181,8 +181,17 @@ worker_exit run_worker_loop(int task_fd, int result_fd, const work_spec& work,
     try {
         worker_context where;
         where.worker_id = worker_id;
-        if (work.init && work.init(worker_id, &where.state, work.hooks_user_data) != 0)
-            return worker_exit_init_failed;
+        if (work.init) {
+            // The parent does not take a slow init hook for a worker stuck
+            // outside its items (item timeout).
+            for (uint32_t t = 0; board && t < board->size(); ++t)
+                board->slot(t)->index.store(activity_slot::starting, std::memory_order_relaxed);
+            const int rc = work.init(worker_id, &where.state, work.hooks_user_data);
+            for (uint32_t t = 0; board && t < board->size(); ++t)
+                board->slot(t)->index.store(activity_slot::idle, std::memory_order_relaxed);
+            if (rc != 0)
+                return worker_exit_init_failed;
+        }
         worker_exit exit =
             threads <= 1
                 ? single_threaded(task_fd, result_fd, work, context_for(where, board, 0))

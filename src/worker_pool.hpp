@@ -36,7 +36,6 @@ struct worker {
     int wait_status = 0;            // once reaped, if status_known
     bool status_known = false;
     uint64_t items_done = 0;        // since it started, for recycling
-    uint32_t fruitless_starts = 0;  // deaths in a row before any result
     // Written by a map's collector thread; pm_pool_processes() may read it
     // from the caller's thread meanwhile.
     std::atomic<bool> alive{true};
