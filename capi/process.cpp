@@ -1,9 +1,13 @@
 // The C boundary of background processes (pm_process_*): argument checks,
 // the user_data's lifetime, and statuses over pm::core::return_process.
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 
 #include "capi_internal.hpp"
+#include "child_process.hpp"
+#include "logging.hpp"
 #include "parmapper.h"
 #include "return_process.hpp"
 
@@ -22,6 +26,14 @@ struct pm_process {
     void* user_data;
     pm_destroy_fn destroy;
     std::unique_ptr<pm::core::return_process> core;
+    // Where the handle was made: a copy inherited by a fork (a map's worker,
+    // or any fork of the program's) must not kill or reap the parent's child.
+    uint64_t incarnation = pm::core::process_incarnation();
+    pid_t creator = ::getpid();
+
+    bool inherited() const noexcept {
+        return incarnation != pm::core::process_incarnation() || creator != ::getpid();
+    }
 };
 
 int pm_process_start(pm_process** out, const pm_options* opts, pm_process_fn fn,
@@ -59,6 +71,9 @@ int pm_process_join(pm_process* proc, const void** data, size_t* len) {
         *len = 0;
     if (!proc)
         return pm::capi::fail(PM_EINVAL, "pm_process_join: proc is NULL");
+    if (proc->inherited())
+        return pm::capi::fail(PM_ESTATE, "pm_process_join: this process belongs to the parent "
+                                         "process; a forked copy of the handle cannot join it");
     const int status = proc->core->join();
     if (status != PM_OK)
         return pm::capi::fail(status, proc->core->message().c_str());
@@ -73,4 +88,13 @@ const char* pm_process_error(const pm_process* proc) {
     return proc ? proc->core->message().c_str() : "";
 }
 
-void pm_process_destroy(pm_process* proc) { delete proc; }
+void pm_process_destroy(pm_process* proc) {
+    if (proc && proc->inherited()) {
+        // Killing the child or running destroy here would act on the
+        // parent's behalf: leave the copy alone.
+        PM_LOG(err, "pm_process_destroy: this process belongs to the parent process; ignored "
+                    "in a forked child");
+        return;
+    }
+    delete proc;
+}

@@ -8,13 +8,14 @@
 #include <utility>
 
 #include "errors.hpp"
+#include "sys_io.hpp"
 
 namespace pm::core {
 
 activity_board activity_board::create(uint32_t threads) {
     activity_board b;
     size_t bytes = sizeof(activity_slot) * threads;
-    b.fd_.reset(::memfd_create("parmapper-activity", MFD_CLOEXEC));
+    b.fd_.reset(above_stdio(::memfd_create("parmapper-activity", MFD_CLOEXEC)));
     if (!b.fd_)
         throw_system_error("memfd_create", errno);
     if (::ftruncate(b.fd_.get(), static_cast<off_t>(bytes)) != 0)

@@ -104,7 +104,17 @@ void close_outer_links() noexcept {
 
 namespace pm::core {
 
-child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& close_in_child,
+void become_child(int (*body)(void*), void* arg, int link_fd, bool daemon, pid_t parent) {
+    if (daemon) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent)
+            ::_exit(worker_exit_channel);
+    }
+    outer_link_fds[1] = link_fd;
+    ::_exit(body(arg));
+}
+
+child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& keep_in_child,
                           int link_fd, bool daemon) {
     // Buffered output would otherwise be written by us and again by the child.
     std::fflush(nullptr);
@@ -120,23 +130,14 @@ child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>&
 
     // In the child: as in a worker, leave only through _exit.
     begin_new_incarnation();
-    for (int fd : close_in_child) {
-        forget_library_fd(fd);
-        ::close(fd);
-    }
-    close_library_fds(link_fd);  // other maps' and pools' descriptors
+    // Ours towards the child, and other maps' and pools' descriptors.
+    close_library_fds(keep_in_child.data(), keep_in_child.size());
     for (int& fd : outer_link_fds) {
         if (fd >= 0)
             ::close(fd);
         fd = -1;
     }
-    if (daemon) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent)
-            ::_exit(worker_exit_channel);
-    }
-    outer_link_fds[1] = link_fd;
-    ::_exit(body(arg));
+    become_child(body, arg, link_fd, daemon, parent);
 }
 
 }  // namespace pm::core

@@ -26,6 +26,8 @@ public:
     // Wait status of the reaped child (valid once running() is false).
     int wait_status() const noexcept { return status_; }
 
+    // Gives the pid up without reaping it: the caller owns it now.
+    pid_t release() noexcept { return std::exchange(pid_, -1); }
     // Reaps the child if it has exited; true if it is gone (now or before).
     bool try_reap() noexcept;
     // Waits for the child to exit until deadline_ns (monotonic clock).
@@ -57,12 +59,18 @@ namespace pm::core {
 
 // Forks a child that runs body(arg) and leaves with _exit(its return value).
 // Flushes stdio first, so buffered output is not written twice. In the
-// child: the descriptors in close_in_child are closed, as are the pipe ends
-// this process holds as a worker of an outer map; link_fd (the child's end
-// towards us, or -1) is recorded so that workers of a map the child starts
-// do not inherit it; daemon sets PR_SET_PDEATHSIG as for workers. Throws
-// PM_ESYS if fork fails.
-child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& close_in_child,
+// child: every descriptor of the library but those in keep_in_child is
+// closed, as are the pipe ends this process holds as a worker of an outer
+// map; link_fd (the child's end towards us, or -1) is recorded so that
+// workers of a map the child starts do not inherit it; daemon sets
+// PR_SET_PDEATHSIG as for workers. Throws PM_ESYS if fork fails.
+child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& keep_in_child,
                           int link_fd, bool daemon);
+
+// In a child this library forked: leaves via _exit(body(arg)) after the
+// same set-up for a grandchild (the background process's child): daemon,
+// the outer link. Used by the watcher process.
+[[noreturn]] void become_child(int (*body)(void*), void* arg, int link_fd, bool daemon,
+                               pid_t parent);
 
 }  // namespace pm::core

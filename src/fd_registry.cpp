@@ -61,7 +61,13 @@ void forget_library_fd(int fd) noexcept {
         w->fetch_and(~bit, std::memory_order_relaxed);
 }
 
-void close_library_fds(int keep) noexcept {
+void close_library_fds(const int* keep, size_t n) noexcept {
+    auto kept = [keep, n](int fd) {
+        for (size_t i = 0; i < n; ++i)
+            if (keep[i] == fd)
+                return true;
+        return false;
+    };
     for (int k = 0; k < block_count; ++k) {
         fd_block* b = blocks[k].load(std::memory_order_acquire);
         if (!b)
@@ -72,7 +78,7 @@ void close_library_fds(int keep) noexcept {
                 const int bit = __builtin_ctzll(bits);
                 bits &= bits - 1;
                 const int fd = k * fds_per_block + w * 64 + bit;
-                if (fd == keep)
+                if (kept(fd))
                     b->words[w].fetch_or(uint64_t(1) << bit, std::memory_order_relaxed);
                 else
                     ::close(fd);

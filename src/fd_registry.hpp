@@ -13,12 +13,16 @@
 // million) are simply not listed.
 #pragma once
 
+#include <cstddef>
+
 namespace pm::core {
 
 void note_library_fd(int fd) noexcept;
 void forget_library_fd(int fd) noexcept;
 
-// In a child just forked: closes every listed descriptor except keep.
-void close_library_fds(int keep) noexcept;
+// In a child just forked: closes every listed descriptor except the n in
+// keep (they stay listed).
+void close_library_fds(const int* keep, size_t n) noexcept;
+inline void close_library_fds(int keep) noexcept { close_library_fds(&keep, 1); }
 
 }  // namespace pm::core

@@ -2,13 +2,21 @@
 // join. The child writes one result frame (frame_codec) on a pipe and
 // leaves; join reads it while the child writes, so a result of any size
 // passes through a pipe of fixed capacity.
+//
+// The child is not ours but a grandchild: we fork a small *watcher*, which
+// forks the child, reaps it and reports its wait status to us over a pipe.
+// So the status cannot be taken from us by the host: a host that ignores
+// SIGCHLD (the kernel then reaps its children unseen) or reaps every child
+// in a handler would otherwise leave us nothing to report. The watcher
+// kills the child on our request, as its parent (no pid reuse race).
 #pragma once
 
-#include <cstddef>
-#include <string>
-#include <vector>
+#include <sys/types.h>
 
-#include "child_process.hpp"
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "frame_codec.hpp"
 #include "parmapper.h"
 #include "unique_fd.hpp"
@@ -23,10 +31,10 @@ struct process_call {
 class return_process {
 public:
     // Forks now. Throws PM_ESYS (pipe, fork) or std::bad_alloc, leaving no
-    // child and no descriptor behind.
+    // process and no descriptor behind.
     return_process(const process_call& call, bool daemon);
     // A child that was not joined is killed (SIGKILL) and reaped.
-    ~return_process() = default;
+    ~return_process();
     return_process(const return_process&) = delete;
     return_process& operator=(const return_process&) = delete;
 
@@ -37,6 +45,7 @@ public:
     const std::string& message() const noexcept { return message_; }
     const void* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
+    pid_t pid() const noexcept { return pid_; }
 
 private:
     int read_outcome();
@@ -44,9 +53,24 @@ private:
     int finish(int status, std::string message);
     std::string describe() const;
 
-    pid_t pid_ = -1;  // kept for messages after the reap
-    unique_fd result_fd_;
-    child_process child_;  // destroyed first: killed and reaped, then the pipe closes
+    // The watcher's side: the child's wait status, once it is reaped.
+    // Waits until deadline_ns; false if it did not come (the child still
+    // runs, or the watcher is gone without saying).
+    bool wait_child(uint64_t deadline_ns) noexcept;
+    // Asks the watcher to SIGKILL the child, then waits for its report.
+    void kill_child() noexcept;
+    // Waits for the watcher to exit and reaps it (never signals it: once it
+    // is gone, a host that ignores SIGCHLD may already have lost its pid).
+    void end_watcher() noexcept;
+
+    pid_t pid_ = -1;          // the child running fn, for messages
+    pid_t watcher_ = -1;      // our own child
+    unique_fd result_fd_;     // the child's result frame
+    unique_fd status_fd_;     // the watcher's reports
+    unique_fd control_fd_;    // to the watcher: a byte asks for the kill
+    bool child_reaped_ = false;
+    bool status_known_ = false;
+    int wait_status_ = 0;
     bool joined_ = false;
     int status_ = PM_OK;
     std::string message_;

@@ -8,7 +8,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "activity_board.hpp"
 #include "errors.hpp"
 #include "fd_registry.hpp"
+#include "pidfd.hpp"
 #include "sys_io.hpp"
 #include "worker_loop.hpp"
 
@@ -50,35 +50,6 @@ struct host_signals {
 };
 
 constexpr int max_passed_fds = 3;
-
-int sys_pidfd_open(pid_t pid) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // always CLOEXEC
-}
-
-int sys_pidfd_send_signal(int pidfd, int sig) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
-
-// Can this process watch and signal children through pidfds? Not before
-// Linux 5.3, not under valgrind (it does not know the calls), not in some
-// seccomp sandboxes; and not when PARMAPPER_NO_PIDFD=1 asks for the fallback.
-bool probe_pidfds() noexcept {
-    const char* off = std::getenv("PARMAPPER_NO_PIDFD");
-    if (off && std::strcmp(off, "1") == 0)
-        return false;
-    int fd = sys_pidfd_open(::getpid());
-    if (fd < 0)
-        return false;
-    bool ok = sys_pidfd_send_signal(fd, 0) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// Probed once per process (valgrind warns at each unknown call).
-bool pidfds_work() noexcept {
-    static const bool works = probe_pidfds();
-    return works;
-}
 
 bool send_message(int sock, const message& m, const int* fds, int nfds) noexcept {
     struct iovec iov = {const_cast<message*>(&m), sizeof m};
@@ -125,6 +96,8 @@ int receive_message(int sock, message* m, unique_fd* fds, int* nfds) noexcept {
         for (int k = 0; k < count; ++k) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+            // In the template these become a worker's pipes: never its stdio.
+            fd = above_stdio(fd);
             if (*nfds < max_passed_fds)
                 fds[(*nfds)++].reset(fd);
             else
@@ -202,7 +175,7 @@ struct template_child {
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);
         ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-        sigchld_fd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        sigchld_fd = above_stdio(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
         if (sigchld_fd < 0)
             ::sigprocmask(SIG_SETMASK, &caller_signals.mask, nullptr);
     }
@@ -272,6 +245,8 @@ struct template_child {
             send_message(sock, m, nullptr, 0);
             continue;
         }
+        exit_pipe[0] = above_stdio(exit_pipe[0]);
+        exit_pipe[1] = above_stdio(exit_pipe[1]);
         pid_t pid = ::fork();
         if (pid == 0) {
             forget_library_fd(sock);
@@ -295,7 +270,7 @@ struct template_child {
         int watch = -1;  // what the caller gets
         int kept = -1;   // what we keep until the reap
         if (pid > 0 && use_pidfds) {
-            watch = kept = sys_pidfd_open(pid);
+            watch = kept = open_pidfd(pid);
             err = errno;
         } else if (pid > 0) {
             watch = exit_pipe[0];
@@ -341,6 +316,8 @@ spawner::spawner(const worker_recipe& recipe) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         throw_system_error("socketpair", errno);
+    sv[0] = above_stdio(sv[0]);
+    sv[1] = above_stdio(sv[1]);
     unique_fd ours(sv[0]), theirs(sv[1]);
     const pid_t host = ::getpid();
     use_pidfds_ = pidfds_work();
@@ -456,7 +433,7 @@ void spawner::kill(pid_t pid, int exit_watch) noexcept {
     if (exit_watch < 0)
         return;
     if (use_pidfds_) {
-        sys_pidfd_send_signal(exit_watch, SIGKILL);
+        signal_pidfd(exit_watch, SIGKILL);
         return;
     }
     // The template is the worker's parent: only it knows for sure that the

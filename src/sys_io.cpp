@@ -13,19 +13,33 @@
 
 namespace pm::core {
 
+int above_stdio(int fd) noexcept {
+    if (fd < 0 || fd > STDERR_FILENO)
+        return fd;
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0)
+        return fd;
+    ::close(fd);
+    return moved;
+}
+
 pipe_pair make_pipe() {
     int fds[2];
     // CLOEXEC: an exec'd program must never hold our ends, or EOF never arrives.
     if (::pipe2(fds, O_CLOEXEC) != 0)
         throw_system_error("pipe2", errno);
-    return pipe_pair{unique_fd(fds[0]), unique_fd(fds[1])};
+    // Both moved before either is listed, so that neither number is reused
+    // by the other's move.
+    const int read_end = above_stdio(fds[0]);
+    const int write_end = above_stdio(fds[1]);
+    return pipe_pair{unique_fd(read_end), unique_fd(write_end)};
 }
 
 unique_fd make_eventfd() {
     int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fd < 0)
         throw_system_error("eventfd", errno);
-    return unique_fd(fd);
+    return unique_fd(above_stdio(fd));
 }
 
 void eventfd_signal(int fd) noexcept {

@@ -16,6 +16,14 @@ struct pipe_pair {
     unique_fd write_end;
 };
 
+// A descriptor the library just made, moved above 2 if it landed on 0, 1
+// or 2 (a host that closed its stdio, as daemons do): otherwise a work
+// function's printf or perror would write into the library's pipes. Keeps
+// O_CLOEXEC; returns fd unchanged when it is above 2 or negative, and, if
+// the move fails, the original (the map then still works; only stray writes
+// to stdio could reach it).
+int above_stdio(int fd) noexcept;
+
 // pipe2(O_CLOEXEC); throws PM_ESYS on failure.
 pipe_pair make_pipe();
 // eventfd(EFD_CLOEXEC | EFD_NONBLOCK); throws PM_ESYS on failure.

@@ -42,10 +42,14 @@
  * and record a detail message for the calling thread (pm_last_error()). Every
  * _destroy function accepts NULL. No struct layout is part of the ABI: handles
  * are opaque and options have setters. Nothing here installs a signal handler,
- * and a dead worker never delivers SIGPIPE to the caller. A map or pool
- * handle that a worker inherited by fork belongs to the parent: in the worker,
- * pm_map_next(), pm_map_cancel() and pm_pool_map() refuse it with PM_ESTATE
- * and the _destroy functions leave it alone (since 0.2).
+ * and a dead worker never delivers SIGPIPE to the caller. A map, pool or
+ * background-process handle that a worker inherited by fork belongs to the
+ * parent: in the worker, pm_map_next(), pm_map_cancel(), pm_pool_map() and
+ * pm_process_join() refuse it with PM_ESTATE and the _destroy functions leave
+ * it alone (since 0.2; process handles since 0.3, also in a fork the program
+ * makes itself). No descriptor of the library is ever 0, 1 or 2: in a host
+ * that closed its stdio (a daemon) a work function's printf cannot reach the
+ * library's pipes (since 0.3).
  *
  * Linux only (fork, pipe2, prctl, pidfd). Since: 0.1 for everything in this
  * file that does not name another version.
@@ -89,7 +93,12 @@ enum {
      * delivered first, so the failure reported is the one with the lowest
      * index. A one-shot map's workers are then killed and reaped; a pool
      * map's workers finish the chunks they hold (their results are dropped)
-     * and stay in the pool. */
+     * and stay in the pool. Once a failure is known nothing past it runs
+     * again, and the items before it that must run again (their worker died
+     * or was stuck) go first, lowest index first; each of them either
+     * delivers or fails itself, becoming the failure reported. So after its
+     * first failure an ordered map waits only for the items before it, each
+     * bounded by the item timeout when one is set (since 0.3). */
     PM_ERRORS_RAISE = 0,
     /* A failed item comes back in its place with a negative pm_map_next()
      * code (PM_EITEM or PM_EWORKER) and the map goes on; it counts as
@@ -199,7 +208,8 @@ PM_API int pm_options_set_threads(pm_options *opts, uint32_t n);
  * PM_CHUNK_AUTO (default): ceil(total / (processes * threads)) when the total
  * is known, capped so that two chunks per worker thread fit in the in-flight
  * bound; when it is not, chunks start at 1 item, double while no timing is
- * known, then aim at about 20 ms of work each from measured item times. */
+ * known, then aim at about 20 ms of work each from measured item times.
+ * Every chunk is also cut to the room the in-flight bound leaves. */
 PM_API int pm_options_set_chunk_size(pm_options *opts, size_t n);
 /* Nonzero (default): results in input order, held back in a sort buffer until
  * their turn. 0: results as they finish. */
@@ -211,11 +221,14 @@ PM_API int pm_options_set_total(pm_options *opts, uint64_t total);
 /* PM_ERRORS_RAISE (default), PM_ERRORS_RETURN or PM_ERRORS_INLINE. */
 PM_API int pm_options_set_error_mode(pm_options *opts, int mode);
 /* Bound on items read from the input but not yet delivered by pm_map_next()
- * (held by workers, in transit, or in the sort buffer). The feeder stops
- * reading input at the bound, so the caller's memory does not grow with the
- * input's length. A chunk larger than the bound is still sent when nothing is
- * in flight. 0 (default) = automatic: max(65536, 2 * processes * threads *
- * chunk size) for a fixed chunk size, else 65536. At most PM_MAX_IN_FLIGHT. */
+ * (held by workers, in transit, or in the sort buffer). The feeder never
+ * reads past it: it waits for room, and cuts a chunk to the room left, so at
+ * most this many items are read and undelivered at any time, whatever the
+ * chunk size (since 0.3; before, up to a chunk more). A pull callback that
+ * pushes several items in one call can pass it by the rest of that call.
+ * The caller's memory thus does not grow with the input's length. 0
+ * (default) = automatic: max(65536, 2 * processes * threads * chunk size) for
+ * a fixed chunk size, else 65536. At most PM_MAX_IN_FLIGHT. */
 PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
 /* Nonzero (default): workers are killed when the creating process dies, even
  * by SIGKILL (Linux PR_SET_PDEATHSIG, plus a parent check after it). Note that
@@ -267,6 +280,11 @@ PM_API int pm_options_set_progress_bar(pm_options *opts, int enable,
  * longer fails with PM_ETIMEOUT and its worker is killed (and replaced when
  * the map goes on). Checked about every timeout/4 (at least every 100 ms,
  * at most every 10 ms), so an item is stopped within about 1.25 x timeout.
+ * A worker that holds items but runs none of them for as long (stopped, or
+ * stuck in the program's code outside the work function; its init hook does
+ * not count) is killed and replaced too, and its items run again uncharged.
+ * In PM_ERRORS_RAISE the map then ends within a few timeouts of its first
+ * failure, whatever replacement workers do (see pm_map_next()).
  * At most 2^32 - 1 ms. */
 PM_API int pm_options_set_item_timeout(pm_options *opts, uint64_t ms);
 /* Retries for items whose worker died or timed out (default 0, at most
@@ -274,10 +292,10 @@ PM_API int pm_options_set_item_timeout(pm_options *opts, uint64_t ms);
  * charged one attempt; it is run again, alone in a chunk, on a replacement
  * worker until it succeeds or has failed retries + 1 times, and its error
  * then says how many attempts were made. Items of the dead worker's chunks
- * that were not running are run again without being charged. Items whose
- * work function *returned* a failure are never retried. With retries > 0,
- * the parent keeps a copy of the items in flight. Works in every error mode:
- * in PM_ERRORS_RAISE only an item out of attempts ends the map. */
+ * that were not running (not started, or done but not yet sent) are run
+ * again without being charged, with or without retries (since 0.3). Items
+ * whose work function *returned* a failure are never retried. Works in every
+ * error mode: in PM_ERRORS_RAISE only an item out of attempts ends the map. */
 PM_API int pm_options_set_retries(pm_options *opts, uint32_t n);
 /* Recycling: replace a worker once it has run at least n items (0, the
  * default: never). The worker is retired at a chunk boundary, so it may run
@@ -368,8 +386,11 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
 /* Step the map. On PM_OK, *index is the item's index and *data and *len its
  * result, valid until the next pm_map_next() or pm_map_destroy() on this map.
  * On PM_DONE every result has been delivered. A negative code is a failure:
- * - PM_EITEM (the work function failed the item), PM_EWORKER (its worker
- *   died: pm_map_error() names the signal or exit status and the lost items),
+ * - PM_EITEM (the work function failed the item), PM_EWORKER (the worker
+ *   running it died: pm_map_error() names the signal or exit status and the
+ *   item; since 0.3 only the item(s) the worker was running fail, with
+ *   several threads each one it was running, and the rest of what it held
+ *   runs again on another worker),
  *   PM_ETIMEOUT (it ran past the item timeout; since 0.2) or PM_EIO (its
  *   worker sent a corrupt frame and was stopped: the message names the
  *   worker and what was wrong; since 0.2, before which this was PM_EWORKER):
@@ -469,7 +490,11 @@ typedef int (*pm_process_fn)(pm_sink *out, void *user_data);
  * the child sees the program's memory as it is now (as a map's workers do),
  * inherits its descriptors as any fork does (but for the library's own of
  * other maps, pools and processes, see the top), runs fn, sends its result back
- * through a pipe and leaves with _exit. opts: only daemon is used (NULL: the
+ * through a pipe and leaves with _exit. The child is forked by a small watcher
+ * process (forked from this one), which reaps it and reports its exit status
+ * (since 0.3): so a host that ignores SIGCHLD or reaps every child in a
+ * handler still gets the real status. While it runs the handle holds three
+ * descriptors (CLOEXEC), and the watcher and the child are two processes. opts: only daemon is used (NULL: the
  * defaults, daemon on: the child is killed if this process dies; see
  * pm_options_set_daemon() for the creating thread). destroy(user_data) runs
  * once in this process when the handle is destroyed, or before this returns
@@ -507,7 +532,8 @@ PM_API const char *pm_process_error(const pm_process *proc);
 
 /* Free the process handle. If it was not joined, the child is killed with
  * SIGKILL at once, whatever it is doing, and reaped; then destroy(user_data)
- * runs. Nothing of it is left: no child, no descriptor. NULL: no-op.
+ * runs. Nothing of it is left: no child, no descriptor. NULL: no-op. A copy
+ * of the handle inherited by a fork is left alone (see the top).
  * Thread-safety: not concurrently with pm_process_join() on the same
  * process. Since: 0.2. */
 PM_API void pm_process_destroy(pm_process *proc);

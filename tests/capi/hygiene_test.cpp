@@ -500,3 +500,122 @@ TEST(Stdout, LibraryWritesNothingAndFlushesBeforeFork) {
 }
 
 } // namespace
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 7: a host with descriptors 0 to 2 closed (a daemon). The
+// library's pipes used to take them, so a work function's printf or perror
+// went into its result pipe and every item failed with PM_EIO ("bad frame
+// magic"). No descriptor of the library is 0, 1 or 2 now.
+
+namespace stdio_closed {
+
+int chatty_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    printf("stdout chatter for item %llu\n", static_cast<unsigned long long>(index));
+    fflush(stdout);
+    fprintf(stderr, "stderr chatter for item %llu\n", static_cast<unsigned long long>(index));
+    perror("perror chatter");
+    ssize_t r = write(1, "raw\n", 4);
+    r = write(2, "raw\n", 4);
+    (void)r;
+    return checksum_work(item, len, index, out, ud);
+}
+
+int chatty_process(pm_sink *out, void *) {
+    printf("stdout chatter\n");
+    fflush(stdout);
+    fprintf(stderr, "stderr chatter\n");
+    return pm_sink_write(out, "fine", 4);
+}
+
+// In a child of the test with 0, 1 and 2 closed; returns what failed ("" if
+// nothing did). Not gtest macros: the child reports through its exit code.
+std::string run_everything() {
+    const std::vector<uint64_t> items = make_items(300);
+    const std::vector<std::string> expected = expected_results(items);
+    for (uint32_t threads : {1u, 2u}) {
+        for (size_t chunk : {size_t(1), size_t(PM_CHUNK_AUTO)}) {
+            pm_options *o = nullptr;
+            pm_options_create(&o);
+            pm_options_set_processes(o, 2);
+            pm_options_set_threads(o, threads);
+            pm_options_set_chunk_size(o, chunk);
+            pm_input *in = nullptr;
+            pm_input_create_array(&in, items.data(), sizeof(uint64_t), items.size());
+            pm_map *m = nullptr;
+            if (pm_map_create(&m, o, in, chatty_work, nullptr, nullptr) != PM_OK)
+                return std::string("pm_map_create: ") + pm_last_error();
+            uint64_t i;
+            const void *d;
+            size_t n;
+            int rc;
+            size_t got = 0;
+            while ((rc = pm_map_next(m, &i, &d, &n)) == PM_OK) {
+                if (i != got || std::string(static_cast<const char *>(d), n) != expected[i])
+                    return "wrong result for item " + std::to_string(i);
+                ++got;
+            }
+            const std::string error = pm_map_error(m);
+            pm_map_destroy(m);
+            pm_options_destroy(o);
+            if (rc != PM_DONE || got != items.size())
+                return "map ended with " + std::to_string(rc) + " after " +
+                       std::to_string(got) + " results: " + error;
+        }
+    }
+    pm_pool *pool = nullptr;
+    if (pm_pool_create(&pool, nullptr, chatty_work, nullptr, nullptr) != PM_OK)
+        return std::string("pm_pool_create: ") + pm_last_error();
+    pm_input *in = nullptr;
+    pm_input_create_array(&in, items.data(), sizeof(uint64_t), items.size());
+    pm_map *m = nullptr;
+    if (pm_pool_map(&m, pool, nullptr, in) != PM_OK) return "pm_pool_map failed";
+    int rc;
+    size_t got = 0;
+    while ((rc = pm_map_next(m, nullptr, nullptr, nullptr)) == PM_OK) ++got;
+    pm_map_destroy(m);
+    pm_pool_destroy(pool);
+    if (rc != PM_DONE || got != items.size()) return "pool map ended with " + std::to_string(rc);
+    pm_process *p = nullptr;
+    if (pm_process_start(&p, nullptr, chatty_process, nullptr, nullptr) != PM_OK)
+        return "pm_process_start failed";
+    const void *d = nullptr;
+    size_t n = 0;
+    rc = pm_process_join(p, &d, &n);
+    const std::string result = rc == PM_OK ? std::string(static_cast<const char *>(d), n) : "";
+    const std::string error = pm_process_error(p);
+    pm_process_destroy(p);
+    if (rc != PM_OK || result != "fine") return "process: " + std::to_string(rc) + " " + error;
+    return "";
+}
+
+}  // namespace stdio_closed
+
+TEST(Stdio, ClosedStdioNeverCarriesResults) {
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    // Move the report pipe out of the way of 0 to 2 before they close.
+    const int report_fd = fcntl(report[1], F_DUPFD, 10);
+    ASSERT_GE(report_fd, 10);
+    close(report[1]);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        close(report[0]);
+        close(0);
+        close(1);
+        close(2);
+        const std::string failure = stdio_closed::run_everything();
+        ssize_t r = write(report_fd, failure.data(), failure.size());
+        (void)r;
+        _exit(failure.empty() ? 0 : 1);
+    }
+    close(report_fd);
+    std::string failure;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(report[0], buf, sizeof buf)) > 0) failure.append(buf, static_cast<size_t>(n));
+    close(report[0]);
+    const int st = reap(child);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << ": " << failure;
+    EXPECT_EQ(failure, "");
+}

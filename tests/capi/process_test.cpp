@@ -455,7 +455,8 @@ TEST(Process, TheLibrarysDescriptorsAreCloseOnExec) {
         const int flags = fcntl(kv.first, F_GETFD);
         EXPECT_TRUE(flags >= 0 && (flags & FD_CLOEXEC)) << kv.second;
     }
-    EXPECT_EQ(added, 1u) << "one read end per running process";
+    // The result's read end, and the watcher's report and control pipes.
+    EXPECT_EQ(added, 3u) << "three descriptors per running process";
 }
 
 TEST(Process, ArgumentsAndDestroyCallback) {
@@ -568,6 +569,111 @@ TEST(Process, NonDaemonChildOutlivesItsParent) {
     usleep(100000);
     EXPECT_FALSE(process_gone(child));
     kill(child, SIGKILL);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 5: a host that ignores SIGCHLD, or reaps every child in a
+// handler, used to make a crash read "exited with status 0". The status now
+// comes from a watcher process the host cannot reach.
+
+int abort_fn(pm_sink *, void *) { abort(); }
+
+int abort_work(const void *, size_t, uint64_t, pm_sink *, void *) { abort(); }
+
+void reap_everything(int) {
+    const int saved = errno;
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    errno = saved;
+}
+
+TEST(HostSigchld, TheExitStatusIsReportedWhateverTheHostDoesWithSigchld) {
+    struct sigaction ignore = {}, greedy = {}, old = {};
+    ignore.sa_handler = SIG_IGN;
+    greedy.sa_handler = reap_everything;
+    greedy.sa_flags = SA_RESTART;
+    for (const struct sigaction *how : {&ignore, &greedy}) {
+        SCOPED_TRACE(how == &ignore ? "SIGCHLD ignored" : "a handler reaps every child");
+        ASSERT_EQ(sigaction(SIGCHLD, how, &old), 0);
+        {
+            Process p = start(abort_fn);
+            ASSERT_TRUE(p);
+            const Outcome o = join(p.get());
+            EXPECT_EQ(o.status, PM_EWORKER);
+            EXPECT_NE(o.error.find("killed by signal 6 (SIGABRT) before returning a result"),
+                      std::string::npos)
+                << o.error;
+            EXPECT_EQ(o.error.find("status 0"), std::string::npos) << o.error;
+        }
+        {
+            // A map's worker in the same host: the template keeps its status.
+            const std::vector<uint64_t> items = make_items(4);
+            Config cfg;
+            cfg.chunk = 1;
+            Map map = start_map(cfg, array_input(items), abort_work);
+            ASSERT_TRUE(map);
+            const Step s = next_step(map.get());
+            EXPECT_EQ(s.status, PM_EWORKER) << describe(s);
+            EXPECT_NE(s.error.find("killed by signal 6 (SIGABRT)"), std::string::npos) << s.error;
+        }
+        ASSERT_EQ(sigaction(SIGCHLD, &old, nullptr), 0);
+    }
+    EXPECT_TRUE(no_children());
+}
+
+// ---------------------------------------------------------------------------
+// Issue 8, item 6: a copy of a pm_process handle inherited by a fork (a
+// map's worker, or the program's own fork) cannot kill or join the parent's
+// background process.
+
+pm_process *g_parents_process = nullptr;
+
+int destroy_inherited_work(const void *, size_t, uint64_t, pm_sink *out, void *) {
+    const int joined = pm_process_join(g_parents_process, nullptr, nullptr);
+    pm_process_destroy(g_parents_process);
+    return pm_sink_write(out, &joined, sizeof joined);
+}
+
+int slow_text_fn(pm_sink *out, void *) {
+    usleep(300 * 1000);
+    return pm_sink_write(out, "still here", 10);
+}
+
+TEST(Process, AHandleInheritedByAForkIsLeftAlone) {
+    Process p = start(slow_text_fn);
+    ASSERT_TRUE(p);
+    g_parents_process = p.get();
+    {
+        const std::vector<uint64_t> items = make_items(3);
+        Config cfg;
+        cfg.chunk = 1;
+        Map map = start_map(cfg, array_input(items), destroy_inherited_work);
+        ASSERT_TRUE(map);
+        for (int k = 0; k < 3; ++k) {
+            const Step s = next_step(map.get());
+            ASSERT_EQ(s.status, PM_OK) << describe(s);
+            int joined = 0;
+            ASSERT_EQ(s.data.size(), sizeof joined);
+            memcpy(&joined, s.data.data(), sizeof joined);
+            EXPECT_EQ(joined, PM_ESTATE);
+        }
+    }
+    // The program's own fork, without the library.
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const int joined = pm_process_join(g_parents_process, nullptr, nullptr);
+        pm_process_destroy(g_parents_process);
+        _exit(joined == PM_ESTATE ? 0 : 1);
+    }
+    const int st = reap(child);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+    g_parents_process = nullptr;
+    const Outcome o = join(p.get());
+    EXPECT_EQ(o.status, PM_OK) << o.error;
+    EXPECT_EQ(o.data, "still here");
+    p.reset();
+    EXPECT_TRUE(no_children());
 }
 
 } // namespace
