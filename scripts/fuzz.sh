@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
   seeds="tests/fuzz/corpus/$t"
   work="$(mktemp -d)"
   cp -r "$seeds/." "$work/"
-  echo "--- fuzz $t for ${seconds}s ($(ls "$seeds" | wc -l) seeds)"
+  echo "fuzz $t: ${seconds}s from $(ls "$seeds" | wc -l) seeds"
   # -malloc_limit_mb: one allocation above it is a finding (a hostile length
   # must never make us allocate what it claims). -timeout: one input's limit.
   # Handlers stay as libFuzzer sets them: this process is its own.
@@ -55,9 +55,15 @@ for t in "${targets[@]}"; do
     status=1
     echo "fuzz $t: FAILED; see $build/findings/$t.log and the input saved beside it" >&2
   fi
-  # The closing statistics: executions, speed, coverage, peak memory.
-  grep -E '^stat::|(INITED|DONE) +cov:' "$build/findings/$t.log" | tail -n 12 || true
-  grep -E 'ERROR|SUMMARY|invariant failed' "$build/findings/$t.log" | head -n 20 || true
+  # One line per target; the whole run (its statistics included) stays in
+  # the log, printed only when the target failed.
+  runs="$(grep -E '^stat::number_of_executed_units' "$build/findings/$t.log" | awk '{print $2}' | tail -n 1)"
+  cov="$(grep -E '(INITED|DONE) +cov:' "$build/findings/$t.log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+).*/\1/')"
+  if [[ $status -ne 0 ]]; then
+    tail -n 40 "$build/findings/$t.log"
+  else
+    echo "fuzz $t: clean after ${runs:-?} runs, coverage ${cov:-?} (log: $build/findings/$t.log)"
+  fi
   rm -rf "$work"
 done
 exit "$status"
