@@ -172,7 +172,10 @@ std::unique_ptr<pm::core::map_engine> start_engine(const map_settings& s, const 
         return pm::core::start_pool_map(pool->workers, false, s, std::move(source));
     if (runs_in_process(s) && s.threads == 1)
         return pm::core::start_direct_map(s, work, std::move(source));
-    auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s));
+    // A one-shot map's workers are forked (or, in-process, run) with the
+    // input in their memory: an array input then travels as index ranges.
+    auto workers = std::make_shared<pm::core::worker_pool>(s, work, runs_in_process(s),
+                                                           source.inherited());
     return pm::core::start_pool_map(std::move(workers), true, s, std::move(source));
 }
 

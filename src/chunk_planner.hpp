@@ -1,11 +1,21 @@
-// Chooses how many items go in each chunk, and the in-flight bound.
+// Chooses how many items go in each chunk, how many items a worker may hold
+// (its credit), and the in-flight bound.
 //
-// Fixed chunk size: used as given. Automatic with a known total (the input's
-// length or the total hint): ceil(total / (workers * threads)), the Python
-// tool's rule, capped so that two chunks per worker thread fit in the bound.
-// Automatic with no total: start at one item so the first results come fast,
-// double while no timing is known, then aim at target_chunk_ns of work per
-// chunk from the measured time per item, within the same cap.
+// Fixed chunk size: used as given. Automatic: chunks start at one item and
+// double until the first results are measured, so that the first results
+// come fast and nothing is sized blind; then a chunk is the smallest of about
+// target_chunk_ns of work and about target_chunk_bytes of results (from the
+// measured time and result size per item), the total split evenly over the
+// worker threads when it is known, and what lets two chunks per thread fit
+// in the bound.
+//
+// Credit is counted in items, not chunks, so that small chunks stream: a
+// worker thread may hold min_credit_items items (fewer when results are
+// large: about credit_bytes of them), and always two chunks. With recycling
+// by memory, two chunks only: a worker that grew too large stops soon.
+//
+// The automatic in-flight bound is default_bound items, lowered for large
+// results so that about auto_bound_bytes of results are in flight.
 #pragma once
 
 #include <cstddef>
@@ -15,23 +25,43 @@
 
 namespace pm::core {
 
+// Measured per item (means over recent result frames); 0: not yet known.
+struct item_costs {
+    uint64_t ns = 0;
+    uint64_t result_bytes = 0;
+};
+
 class chunk_planner {
 public:
     static constexpr size_t default_bound = 65536;
-    static constexpr uint64_t target_chunk_ns = 20'000'000;  // 20 ms
+    static constexpr uint64_t target_chunk_ns = 20'000'000;        // 20 ms
+    static constexpr uint64_t target_chunk_bytes = uint64_t(1) << 20;  // 1 MiB
+    static constexpr uint64_t auto_bound_bytes = uint64_t(16) << 20;   // 16 MiB
+    static constexpr uint64_t credit_bytes = uint64_t(4) << 20;        // 4 MiB
+    static constexpr uint64_t min_credit_items = 64;
 
     // workers: processes (1 for in-process); length: UINT64_MAX if unknown.
     chunk_planner(const map_settings& s, uint32_t workers, uint64_t length);
 
-    size_t in_flight_bound() const noexcept { return bound_; }
-    // ns_per_item: measured mean time per item, 0 if nothing is known yet.
-    size_t next_chunk_size(uint64_t ns_per_item) noexcept;
+    size_t in_flight_bound(const item_costs& c) const noexcept;
+    size_t next_chunk_size(const item_costs& c) noexcept;
+    // The size next_chunk_size() would give now, without moving the ramp.
+    size_t peek_chunk_size(const item_costs& c) const noexcept;
+    // The items one worker may hold, counting a chunk of n it is to get.
+    uint64_t credit_items(size_t n, const item_costs& c) const noexcept;
+    bool has_credit(uint64_t held_items, size_t n, const item_costs& c) const noexcept {
+        return held_items + n <= credit_items(n, c);
+    }
 
 private:
-    size_t fixed_ = 0;  // 0: adaptive
-    size_t cap_ = 1;
+    uint64_t slots_ = 1;     // worker threads in all
+    uint32_t threads_ = 1;   // per worker
+    size_t fixed_ = 0;       // 0: automatic
+    size_t bound_ = 0;       // set by the user (0: automatic)
+    uint64_t even_ = 0;      // total / slots rounded up, 0 if the total is unknown
+    bool two_chunks_ = false;  // credit: two chunks per thread, no more
     size_t ramp_ = 1;
-    size_t bound_ = default_bound;
+    size_t size_for(const item_costs& c, size_t ramp) const noexcept;
 };
 
 }  // namespace pm::core

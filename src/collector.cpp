@@ -200,24 +200,33 @@ private:
         if (!problem.empty())
             return problem;
         if (h.count) {
-            uint64_t per_item = std::max<uint64_t>(1, h.aux / h.count);
-            uint64_t old = st_.ns_per_item.load(std::memory_order_relaxed);
-            st_.ns_per_item.store(old ? (3 * old + per_item) / 4 : per_item,
-                                  std::memory_order_relaxed);
+            // Means over recent frames, for the chunk planner.
+            const uint64_t ns = std::max<uint64_t>(1, h.aux / h.count);
+            const uint64_t bytes = std::max<uint64_t>(1, h.payload_len / h.count);
+            const uint64_t old_ns = st_.ns_per_item.load(std::memory_order_relaxed);
+            const uint64_t old_bytes = st_.result_bytes_per_item.load(std::memory_order_relaxed);
+            st_.ns_per_item.store(old_ns ? (3 * old_ns + ns) / 4 : ns, std::memory_order_relaxed);
+            st_.result_bytes_per_item.store(old_bytes ? (3 * old_bytes + bytes) / 4 : bytes,
+                                            std::memory_order_relaxed);
         }
         w.items_done += h.count;
         const bool recycle = should_recycle(i);
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
             worker_schedule& s = st_.sched[i];
+            // A frame answers the next items of one chunk it holds: all of
+            // them, or (results stream) the next run of them.
             auto& held = s.held;
             auto it = std::find_if(held.begin(), held.end(), [&](const held_chunk& c) {
-                return c.first == h.first_index && c.count == h.count;
+                return c.first + c.done == h.first_index && h.count <= c.count - c.done;
             });
-            if (it == held.end())
+            if (it == held.end() || h.count == 0)
                 return "results for " + item_range(h.first_index, h.count) +
                        ", which it was not given";
-            held.erase(it);
+            it->done += h.count;
+            s.held_items -= h.count;
+            if (it->done == it->count)
+                held.erase(it);
             s.deaths_without_result = 0;
             s.last_result_ns = monotonic_ns();
             if (recycle && !s.retiring) {
@@ -402,7 +411,23 @@ private:
             std::lock_guard<std::mutex> hold(st_.mutex);
             worker_schedule& s = st_.sched[i];
             held.swap(s.held);
+            s.held_items = 0;
             retiring = s.stop_sent && held.empty();
+            // A bad frame cannot be traced to an item: blamed are the items
+            // the worker ran since its last good frame. One thread runs its
+            // chunks in the order it got them, so those are the items up to
+            // the one it runs now; the rest it had not started. Otherwise
+            // (several threads, or no item running) every item it held.
+            size_t eio_chunk = held.size();
+            uint64_t eio_last = UINT64_MAX;
+            if (fault == PM_EIO && w.board.size() == 1 && running.size() == 1) {
+                const uint64_t r = *running.begin();
+                for (size_t k = 0; k < held.size(); ++k)
+                    if (r >= held[k].first + held[k].done && r < held[k].first + held[k].count) {
+                        eio_chunk = k;
+                        eio_last = r;
+                    }
+            }
             // Only a death no item explains counts against the slot.
             counts_as_fruitless = !retiring && running.empty() && fault == PM_EWORKER;
             if (counts_as_fruitless)
@@ -411,8 +436,13 @@ private:
             s.replacing = will_replace(s, retiring);
             if (!retiring)
                 st_.last_loss = what;
-            for (const held_chunk& c : held)
-                settle_lost_chunk(c, what, running, timed_out, fault, ending);
+            for (size_t k = 0; k < held.size(); ++k) {
+                const uint64_t eio_upto = k < eio_chunk    ? UINT64_MAX
+                                          : k == eio_chunk ? eio_last
+                                                           : 0;
+                settle_lost_chunk(held[k], what, running, timed_out, fault, ending,
+                                  k > eio_chunk ? false : true, eio_upto);
+            }
         }
         if (!retiring && !ending)
             PM_LOG(warn, "{}{}", what, held.empty() ? ", holding no items" : "");
@@ -425,22 +455,26 @@ private:
     // The items the worker was running are blamed: charged an attempt, and
     // failed once out of attempts. The others (not started yet, or done but
     // not sent) run again uncharged. A bad frame cannot be traced to an item:
-    // every item the worker held fails with PM_EIO.
+    // the items it ran since its last good frame fail with PM_EIO.
+    // For a bad frame (PM_EIO), eio_blamed says whether the chunk's items
+    // up to eio_upto (all: UINT64_MAX) are blamed; the others run again.
     void settle_lost_chunk(const held_chunk& c, const std::string& what,
                            const std::set<uint64_t>& running, uint64_t timed_out, int fault,
-                           bool ending) {
+                           bool ending, bool eio_blamed, uint64_t eio_upto) {
         if (ending)
             return;  // nobody waits for these results any more
         const bool raise = st_.settings.error_mode != PM_ERRORS_RETURN;
-        for (uint32_t j = 0; j < c.count; ++j) {
+        for (uint32_t j = c.done; j < c.count; ++j) {
             const uint64_t index = c.first + j;
             if (raise && index >= st_.stop_at)
                 continue;  // a lower item already ends the map
-            const bool blamed = fault == PM_EIO || running.count(index) > 0;
+            const bool blamed = fault == PM_EIO ? eio_blamed && index <= eio_upto
+                                                : running.count(index) > 0;
             uint32_t attempts = 0;
             if (blamed)
                 attempts = ++st_.attempts[index];
-            const bool again = fault != PM_EIO && st_.rerun && attempts <= st_.settings.retries;
+            const bool again = !(fault == PM_EIO && blamed) && st_.rerun &&
+                               attempts <= st_.settings.retries;
             if (again) {
                 std::vector<char> bytes;
                 if (c.items)
@@ -450,7 +484,7 @@ private:
             }
             std::string message = what;
             if (fault == PM_EIO)
-                message += " while holding " + item_range(c.first, c.count);
+                message += " while holding " + item_range(c.first + c.done, c.count - c.done);
             else if (blamed && index != timed_out)
                 message += " while running item " + std::to_string(index);
             else if (!blamed)
@@ -506,6 +540,7 @@ private:
             s.stop_sent = false;
             s.idle_since_ns = 0;
             s.last_result_ns = monotonic_ns();
+            s.items_sent = 0;
             s.seen.clear();
             st_.room.notify_all();
         }

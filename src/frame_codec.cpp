@@ -24,6 +24,7 @@ uint64_t table_entry_size(uint16_t type) noexcept {
     case frame_type::result:
         return sizeof(result_entry);
     case frame_type::stop:
+    case frame_type::range:
         break;
     }
     return 0;
@@ -50,7 +51,7 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
     if (h.version != frame_version)
         return "unsupported frame version " + std::to_string(h.version);
     if (h.type < static_cast<uint16_t>(frame_type::task) ||
-        h.type > static_cast<uint16_t>(frame_type::stop))
+        h.type > static_cast<uint16_t>(frame_type::range))
         return "unknown frame type " + std::to_string(h.type);
     if (h.flags != 0)
         return "frame with unknown flags " + hex32(h.flags);
@@ -61,6 +62,8 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
         return "frame payload of " + std::to_string(h.payload_len) + " bytes is too large";
     if (h.type == static_cast<uint16_t>(frame_type::stop) && (h.count || h.payload_len))
         return "stop frame with a payload";
+    if (h.type == static_cast<uint16_t>(frame_type::range) && h.payload_len)
+        return "range frame with a payload";
     // Checked here, before a reader makes room for the payload.
     const uint64_t table = uint64_t(h.count) * table_entry_size(h.type);
     if (h.payload_len < table)
@@ -119,22 +122,45 @@ std::string decode_task(const frame_header& h, const char* payload, task_view* v
     const uint64_t table = uint64_t(h.count) * sizeof(uint64_t);
     if (h.payload_len < table)
         return "task frame shorter than its length table";
-    const uint64_t* lens = reinterpret_cast<const uint64_t*>(payload);
+    task_view v;
+    v.lens = payload;
     const uint64_t data_len = h.payload_len - table;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < h.count; ++i) {
+        const uint64_t len = v.len_at(i);
         // sum <= data_len holds throughout, so this cannot wrap.
-        if (lens[i] > data_len - sum)
+        if (len > data_len - sum)
             return "task item lengths exceed the frame (item " + std::to_string(i) + ")";
-        sum += lens[i];
+        sum += len;
     }
     if (sum != data_len)
         return "task item lengths add up to " + std::to_string(sum) + " of the frame's " +
                std::to_string(data_len) + " data bytes";
+    *view = task_view{};
     view->first_index = h.first_index;
     view->count = h.count;
-    view->lens = lens;
+    view->lens = payload;
     view->bytes = payload + table;
+    return {};
+}
+
+std::string decode_range(const frame_header& h, const inherited_input& input, task_view* view) {
+    if (h.type != static_cast<uint16_t>(frame_type::range))
+        return "frame of type " + std::to_string(h.type) + " is not a range frame";
+    if (!input.usable())
+        return "range frame to a worker that inherited no input";
+    if (h.first_index > input.count || h.count > input.count - h.first_index)
+        return "range frame for items past the input's " + std::to_string(input.count);
+    *view = task_view{};
+    view->first_index = h.first_index;
+    view->count = h.count;
+    if (input.shape == inherited_input::kind::array) {
+        view->bytes = input.base + h.first_index * input.record_size;
+        view->record_size = input.record_size;
+    } else {
+        view->records = input.items + h.first_index;
+        view->record_lens = input.lens + h.first_index;
+    }
     return {};
 }
 

@@ -3,16 +3,22 @@
 //
 // Every message is a frame: a fixed 40-byte header, then payload_len bytes.
 //   task:   count x u64 item length, then the items' bytes back to back
+//   range:  no payload: items first_index .. first_index + count - 1 of the
+//           input the worker inherited (a one-shot map over an array input,
+//           whose workers were forked with the array in their memory)
 //   result: count x result_entry, then each item's result (or, for a failed
 //           item, its error message) back to back
 //   stop:   no payload; the worker finishes what it holds and exits
-// A chunk is a run of count consecutive items starting at first_index. Both
-// ends run the same binary on the same machine, so fields are native-endian.
+// A chunk is a run of count consecutive items starting at first_index; a
+// worker may answer it with several result frames, each a run that follows
+// the last (results stream back as they are made). Both ends run the same
+// binary on the same machine, so fields are native-endian.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,7 +32,7 @@ namespace pm::core {
 constexpr uint32_t frame_magic = 0x31464d50;  // "PMF1"
 constexpr uint16_t frame_version = 1;
 
-enum class frame_type : uint16_t { task = 1, result = 2, stop = 3 };
+enum class frame_type : uint16_t { task = 1, result = 2, stop = 3, range = 4 };
 
 struct frame_header {
     uint32_t magic;
@@ -87,15 +93,46 @@ private:
     const char* external_ = nullptr;
 };
 
-// A decoded task frame: views into a payload buffer owned by the caller.
+// A decoded task: its items, wherever they lie. Three shapes:
+// - packed (a task frame): lens[i] bytes each, back to back from bytes;
+// - array (a range frame over fixed records): record_size bytes each, back
+//   to back from bytes (lens is null);
+// - records (a range frame over variable records): records[i], of
+//   record_lens[i] bytes (bytes and lens are null).
 struct task_view {
     uint64_t first_index = 0;
     uint32_t count = 0;
-    const uint64_t* lens = nullptr;
+    // The length table (count x u64) where it lies in the frame, which may
+    // be anywhere in a read buffer: read it with len_at(), never in place.
+    const char* lens = nullptr;
     const char* bytes = nullptr;
+    size_t record_size = 0;
+    const void* const* records = nullptr;
+    const size_t* record_lens = nullptr;
+
+    uint64_t len_at(uint32_t i) const noexcept {
+        uint64_t len;
+        std::memcpy(&len, lens + size_t(i) * sizeof len, sizeof len);
+        return len;
+    }
 };
+
+// What a worker of a one-shot map knows of the input it inherited, for
+// range frames. Plain values, taken when the workers' template is forked.
+struct inherited_input {
+    enum class kind { none, array, records } shape = kind::none;
+    const char* base = nullptr;       // array
+    size_t record_size = 0;           // array
+    const void* const* items = nullptr;  // records
+    const size_t* lens = nullptr;        // records
+    uint64_t count = 0;
+    bool usable() const noexcept { return shape != kind::none; }
+};
+// Returns "" and fills view for items [h.first_index, +h.count) of input,
+// else the problem (a range past the input's end).
+std::string decode_range(const frame_header& h, const inherited_input& input, task_view* view);
 // Returns "" and fills view if the payload matches the header, else the
-// problem. payload: h.payload_len bytes, aligned as operator new aligns.
+// problem. payload: h.payload_len bytes, with no alignment needed.
 std::string decode_task(const frame_header& h, const char* payload, task_view* view);
 
 // Collects the results of one chunk in a worker (or in-process).
@@ -110,6 +147,10 @@ public:
     uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }
 
     int to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]);
+    // Result bytes (data and table) held so far.
+    size_t byte_size() const noexcept {
+        return data_.size() + table_.size() * sizeof(result_entry);
+    }
 
     // The last item's outcome, for callers that run items in-process.
     struct view {

@@ -27,8 +27,19 @@ frame_reader::status frame_reader::read(int fd, uint32_t max_count, std::string*
     return read(source, max_count, problem);
 }
 
+size_t frame_reader::take_staged(char* dst, size_t len) noexcept {
+    const size_t n = std::min(len, stage_end_ - stage_begin_);
+    if (n) {
+        std::memcpy(dst, stage_.get() + stage_begin_, n);
+        stage_begin_ += n;
+    }
+    return n;
+}
+
 frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
                                         std::string* problem) {
+    if (!stage_)
+        stage_.reset(new char[stage_bytes]);
     for (;;) {
         char* dst;
         size_t want;
@@ -41,9 +52,15 @@ frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
             dst = payload_.data() + payload_have_;
             want = payload_.size() - payload_have_;
         }
-        size_t got = 0;
-        if (want > 0) {
-            switch (source.read_some(dst, want, &got)) {
+        size_t got = take_staged(dst, want);
+        if (got == 0 && want > 0) {
+            // The stage is empty: refill it, or read a large remainder of a
+            // payload straight into its place.
+            const bool direct = in_payload_ && want >= stage_bytes;
+            char* into = direct ? dst : stage_.get();
+            const size_t room = direct ? want : stage_bytes;
+            size_t n = 0;
+            switch (source.read_some(into, room, &n)) {
             case io_result::would_block:
                 return status::need_more;
             case io_result::closed:
@@ -59,6 +76,13 @@ frame_reader::status frame_reader::read(byte_source& source, uint32_t max_count,
             }
             case io_result::done:
                 break;
+            }
+            if (direct) {
+                got = n;
+            } else {
+                stage_begin_ = 0;
+                stage_end_ = n;
+                continue;
             }
         }
         if (!in_payload_) {

@@ -1,5 +1,7 @@
 // Assembles frames from a nonblocking descriptor as bytes arrive, so one
-// slow or dying worker never blocks the reading of the others.
+// slow or dying worker never blocks the reading of the others. Bytes are read
+// through a staging buffer, many frames to a read; the missing part of a
+// large payload is read straight into its own buffer.
 //
 // The bytes come from a worker, which runs user code: they may be anything.
 // Every header is checked (check_header) before its payload is read, and the
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include "frame_codec.hpp"
 #include "payload_buffer.hpp"
@@ -32,6 +35,7 @@ public:
 
     // The first room made for a payload, and the least it grows by.
     static constexpr size_t default_payload_step = size_t(64) << 10;
+    static constexpr size_t stage_bytes = size_t(64) << 10;
 
     // payload_step: default_payload_step, or smaller to exercise growth in tests.
     explicit frame_reader(size_t payload_step = default_payload_step) noexcept
@@ -53,6 +57,8 @@ public:
 
 private:
     void make_room();
+    // Copies up to len staged bytes to dst; returns how many.
+    size_t take_staged(char* dst, size_t len) noexcept;
 
     size_t payload_step_;
     frame_header header_{};
@@ -60,6 +66,8 @@ private:
     payload_buffer payload_;
     size_t payload_have_ = 0;
     bool in_payload_ = false;
+    std::unique_ptr<char[]> stage_;
+    size_t stage_begin_ = 0, stage_end_ = 0;
 };
 
 }  // namespace pm::core

@@ -53,6 +53,27 @@ uint64_t input_source::length() const noexcept {
     return kind_ == kind::pull ? UINT64_MAX : count_;
 }
 
+size_t input_source::skip(size_t want) noexcept {
+    const size_t n = std::min(std::max<size_t>(want, 1), count_ - next_);
+    next_ += n;
+    return n;
+}
+
+inherited_input input_source::inherited() const noexcept {
+    inherited_input in;
+    in.count = count_;
+    if (kind_ == kind::array) {
+        in.shape = inherited_input::kind::array;
+        in.base = base_;
+        in.record_size = record_size_;
+    } else if (kind_ == kind::records) {
+        in.shape = inherited_input::kind::records;
+        in.items = items_.data();
+        in.lens = lens_.data();
+    }
+    return in;
+}
+
 void input_source::item(uint64_t index, const char** data, size_t* len) const noexcept {
     if (kind_ == kind::array) {
         *data = base_ + index * record_size_;

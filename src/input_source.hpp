@@ -41,6 +41,14 @@ public:
     bool random_access() const noexcept { return kind_ != kind::pull; }
     void item(uint64_t index, const char** data, size_t* len) const noexcept;
 
+    // Array inputs whose workers inherited them: moves past up to want items
+    // without reading them (they travel as an index range); returns how many.
+    size_t skip(size_t want) noexcept;
+    bool at_end() const noexcept { return kind_ != kind::pull && next_ == count_; }
+
+    // What a forked worker needs to find items by index (range frames).
+    inherited_input inherited() const noexcept;
+
     // Clears out, then adds up to want items (a pull callback may overshoot:
     // it pushes what it pushes). A pull input also stops between calls once
     // stop is set. failed: message holds the callback's error.

@@ -36,13 +36,5 @@ void run_item(const work_spec& work, const worker_context& where, const char* it
                                                        std::to_string(rc));
 }
 
-void run_chunk(const work_spec& work, const worker_context& where, const task_view& task,
-               result_builder& out) {
-    const char* p = task.bytes;
-    for (uint32_t i = 0; i < task.count; ++i) {
-        run_item(work, where, p, task.lens[i], task.first_index + i, out);
-        p += task.lens[i];
-    }
-}
 
 }  // namespace pm::core

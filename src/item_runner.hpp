@@ -36,8 +36,34 @@ namespace pm::core {
 // Runs one item and appends its result (or failure) to out.
 void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
               uint64_t index, result_builder& out);
-// Runs every item of a task, in order.
-void run_chunk(const work_spec& work, const worker_context& where, const task_view& task,
-               result_builder& out);
+
+// Walks a task's items in order, whatever its shape (frame_codec.hpp).
+class task_items {
+public:
+    explicit task_items(const task_view& task) noexcept : task_(task) {}
+    // Item next_index(): its bytes; call at most task.count times.
+    void next(const char** data, size_t* len) noexcept {
+        if (task_.lens) {
+            *data = task_.bytes + offset_;
+            *len = static_cast<size_t>(task_.len_at(i_));
+            offset_ += *len;
+        } else if (task_.records) {
+            *data = static_cast<const char*>(task_.records[i_]);
+            *len = task_.record_lens[i_];
+        } else {
+            *data = task_.bytes + i_ * task_.record_size;
+            *len = task_.record_size;
+        }
+        ++i_;
+    }
+    uint32_t done() const noexcept { return i_; }
+    bool more() const noexcept { return i_ < task_.count; }
+    uint64_t next_index() const noexcept { return task_.first_index + i_; }
+
+private:
+    const task_view& task_;
+    uint32_t i_ = 0;
+    size_t offset_ = 0;
+};
 
 }  // namespace pm::core

@@ -186,13 +186,13 @@ pool_map_state::pool_map_state(std::shared_ptr<worker_pool> p, bool owns_pool,
       killable(owns_pool && !pool->in_process()),
       settings(s),
       planner(s, static_cast<uint32_t>(pool->workers().size()), input_length),
-      credits(2 * std::max(pool->threads(), 1u)),
       // Every item a dead worker held but was not running runs again on
       // another worker (only the running ones are its fault), and an ordered
       // raise-mode map may need those results before its failure: so a dead
       // worker is always replaced while the map goes on.
       rerun(pool->can_replace()),
       replace(pool->can_replace()),
+      ranges(pool->workers_have_input()),
       feeder_wake(make_eventfd()),
       collector_wake(make_eventfd()),
       sched(pool->workers().size()),

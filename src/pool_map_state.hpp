@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "chunk_planner.hpp"
+#include "frame_codec.hpp"
 #include "input_source.hpp"
 #include "settings.hpp"
 #include "sort_buffer.hpp"
@@ -33,6 +34,7 @@ namespace pm::core {
 struct held_chunk {
     uint64_t first;
     uint32_t count;
+    uint32_t done = 0;  // results received: items first .. first + done - 1
     // A pull input's items as the task carried them (length table, then the
     // bytes), kept so that they can run again; null for an array input,
     // whose items are looked up where they lie.
@@ -47,7 +49,9 @@ struct seen_activity {
 
 // The scheduler's view of one worker.
 struct worker_schedule {
-    std::vector<held_chunk> held;  // chunks sent and not yet answered
+    std::vector<held_chunk> held;  // chunks sent and not yet answered in full
+    uint64_t held_items = 0;       // their items not yet answered
+    uint64_t items_sent = 0;       // to this worker (this incarnation), for recycling
     uint64_t generation = 0;       // the worker's; a replacement bumps it
     bool usable = true;            // alive, and its channel works
     bool broken = false;           // the feeder saw its channel fail
@@ -70,11 +74,13 @@ struct pool_map_state {
     std::shared_ptr<worker_pool> pool;
     const bool killable;  // a one-shot pool of processes: kill, don't drain
     const map_settings settings;
-    chunk_planner planner;
-    const size_t credits;  // chunks a worker may hold at once
+    chunk_planner planner;  // under the mutex
 
     const bool rerun;     // items of a dead worker can run again on another
     const bool replace;   // dead workers are replaced while the map runs
+    // One-shot map over an array input: the workers inherited the input,
+    // so chunks travel as index ranges (range frames), without item bytes.
+    const bool ranges;
     // The input's item i where it lies (array inputs), for items to run
     // again; unset for pull inputs, whose chunks keep copies instead.
     std::function<void(uint64_t, const char**, size_t*)> item_at;
@@ -82,7 +88,9 @@ struct pool_map_state {
     std::atomic<bool> stop{false};          // stop feeding (and, if killable, kill)
     std::atomic<bool> cancelled{false};     // pm_map_cancel: end now
     std::atomic<uint64_t> drain_deadline_ns{UINT64_MAX};  // pool map ending: kill holders after
-    std::atomic<uint64_t> ns_per_item{0};   // measured by the collector
+    // Measured by the collector from result frames (means, 0: not yet).
+    std::atomic<uint64_t> ns_per_item{0};
+    std::atomic<uint64_t> result_bytes_per_item{0};
     unique_fd feeder_wake;                  // -> feeder: stop
     unique_fd collector_wake;               // -> collector: state changed
 
@@ -111,6 +119,12 @@ struct pool_map_state {
     void wake_collector() noexcept;
     // True while some worker holds a chunk or an item waits to run again.
     bool work_outstanding() const noexcept;
+    item_costs costs() const noexcept {
+        item_costs c;
+        c.ns = ns_per_item.load(std::memory_order_relaxed);
+        c.result_bytes = result_bytes_per_item.load(std::memory_order_relaxed);
+        return c;
+    }
     // Under the mutex: in raise mode, a failure of item index means nothing
     // from index + 1 on is needed; items waiting to run again there are
     // dropped, so that no rerun can outlive the failure that ends the map.

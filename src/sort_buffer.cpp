@@ -1,16 +1,28 @@
 #include "sort_buffer.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace pm::core {
 
+namespace {
+
+// std::push_heap makes a max-heap: "less" here means "comes later".
+bool later(const result_chunk& a, const result_chunk& b) noexcept {
+    return a.first_index() > b.first_index();
+}
+
+}  // namespace
+
 void sort_buffer::push(result_chunk&& chunk) {
     if (chunk.count() == 0)
         return;
-    if (ordered_)
-        pending_.emplace(chunk.first_index(), std::move(chunk));
-    else
+    if (ordered_) {
+        heap_.push_back(std::move(chunk));
+        std::push_heap(heap_.begin(), heap_.end(), later);
+    } else {
         fifo_.push_back(std::move(chunk));
+    }
 }
 
 bool sort_buffer::pop_ready(result_chunk& out) {
@@ -23,11 +35,11 @@ bool sort_buffer::pop_ready(result_chunk& out) {
     }
     // Chunks are contiguous runs handed out in order, so the next one to
     // release starts exactly where the last one ended.
-    auto it = pending_.begin();
-    if (it == pending_.end() || it->first != next_)
+    if (heap_.empty() || heap_.front().first_index() != next_)
         return false;
-    out = std::move(it->second);
-    pending_.erase(it);
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    out = std::move(heap_.back());
+    heap_.pop_back();
     next_ += out.count();
     return true;
 }

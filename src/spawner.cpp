@@ -139,7 +139,7 @@ struct template_child {
         ::_exit(worker_exit_internal);
     remember_outer_links(task_fd, result_fd);
     worker_exit code =
-        run_worker_loop(task_fd, result_fd, recipe.work, recipe.threads, id, &board);
+        run_worker_loop(task_fd, result_fd, recipe.work, recipe.threads, id, &board, recipe.input);
     ::_exit(code);
 }
 

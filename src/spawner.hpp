@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "child_process.hpp"
+#include "frame_codec.hpp"
 #include "settings.hpp"
 #include "unique_fd.hpp"
 
@@ -34,6 +35,7 @@ struct worker_recipe {
     work_spec work;
     uint32_t threads = 1;
     bool daemon = true;
+    inherited_input input;  // a one-shot map's array input, for range frames
 };
 
 struct spawned_worker {

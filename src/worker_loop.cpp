@@ -1,12 +1,18 @@
 #include "worker_loop.hpp"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "frame_codec.hpp"
 #include "item_runner.hpp"
 #include "logging.hpp"
 #include "sys_io.hpp"
@@ -15,71 +21,193 @@ namespace pm::core {
 
 namespace {
 
-struct owned_task {
-    frame_header header;
-    std::vector<char> payload;
-};
+constexpr size_t read_buffer_bytes = size_t(128) << 10;
+constexpr size_t flush_bytes = size_t(256) << 10;
+constexpr uint64_t flush_wait_ns = 20'000'000;
+// The coarse clock is read once per this many items.
+constexpr uint32_t clock_check_items = 16;
 
-// Reads one frame. Returns false at a stop frame or end of stream (exit set
-// to ok), or on a bad frame or read error (exit set accordingly).
-bool read_task(int fd, owned_task& t, worker_exit& exit) {
-    switch (read_exact(fd, &t.header, sizeof t.header)) {
-    case io_result::done:
-        break;
-    case io_result::closed:
-        exit = worker_exit_ok;
-        return false;
-    default:
-        exit = worker_exit_channel;
-        return false;
-    }
-    std::string problem = check_header(t.header, PM_MAX_CHUNK_SIZE);
-    if (problem.empty() && t.header.type == static_cast<uint16_t>(frame_type::result))
-        problem = "result frame sent to a worker";
-    if (!problem.empty()) {
-        PM_LOG(err, "worker: {}", problem);
-        exit = worker_exit_bad_frame;
-        return false;
-    }
-    if (t.header.type == static_cast<uint16_t>(frame_type::stop)) {
-        exit = worker_exit_ok;
-        return false;
-    }
-    t.payload.resize(t.header.payload_len);
-    if (read_exact(fd, t.payload.data(), t.payload.size()) != io_result::done) {
-        exit = worker_exit_channel;
-        return false;
-    }
-    return true;
+// A clock with a few milliseconds' steps that costs a few nanoseconds.
+uint64_t coarse_ns() noexcept {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Runs one task and writes its results; false if the result pipe failed.
-bool run_and_reply(const owned_task& t, const work_spec& work, const worker_context& where,
-                   result_builder& results, int result_fd, std::mutex* write_lock,
-                   worker_exit& exit) {
-    task_view view;
-    std::string problem = decode_task(t.header, t.payload.data(), &view);
-    if (!problem.empty()) {
-        PM_LOG(err, "worker: {}", problem);
-        exit = worker_exit_bad_frame;
-        return false;
+// Reads task frames from the worker's end of its task pipe (nonblocking)
+// through a buffer. A frame that fits the buffer is handed out in place; a
+// larger one is read into a buffer of its own.
+class task_reader {
+public:
+    enum class got { frame, stop, empty, end, failed, bad };
+
+    explicit task_reader(int fd) : fd_(fd), buf_(read_buffer_bytes) {}
+
+    // The next whole frame (header() and payload(), valid until the next
+    // call), or: stop (a stop frame), empty (no whole frame without waiting),
+    // end (the stream closed at a frame boundary), failed (a read error or a
+    // stream cut inside a frame), bad (*problem says what).
+    got next(std::string* problem) {
+        for (;;) {
+            const size_t have = end_ - begin_;
+            if (have >= sizeof header_) {
+                std::memcpy(&header_, buf_.data() + begin_, sizeof header_);
+                *problem = check_header(header_, PM_MAX_CHUNK_SIZE);
+                if (problem->empty() && header_.type == static_cast<uint16_t>(frame_type::result))
+                    *problem = "result frame sent to a worker";
+                if (!problem->empty())
+                    return got::bad;
+                if (header_.type == static_cast<uint16_t>(frame_type::stop)) {
+                    begin_ += sizeof header_;
+                    return got::stop;
+                }
+                const uint64_t total = sizeof header_ + header_.payload_len;
+                if (total > buf_.size())
+                    return read_large();
+                if (have >= total) {
+                    payload_ = buf_.data() + begin_ + sizeof header_;
+                    begin_ += static_cast<size_t>(total);
+                    return got::frame;
+                }
+                if (begin_ + total > buf_.size())
+                    compact();
+            } else if (begin_ + sizeof header_ > buf_.size()) {
+                compact();
+            }
+            ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+            if (n > 0) {
+                end_ += static_cast<size_t>(n);
+                continue;
+            }
+            if (n == 0)
+                return end_ == begin_ ? got::end : got::failed;
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN ? got::empty : got::failed;
+        }
     }
-    results.clear();
-    uint64_t start = monotonic_ns();
-    run_chunk(work, where, view, results);
-    struct iovec iov[3];
-    int n = results.to_iovecs(view.first_index, monotonic_ns() - start, iov);
-    io_result r;
-    if (write_lock) {
-        // One frame at a time on the shared pipe, or frames interleave.
-        std::lock_guard<std::mutex> hold(*write_lock);
-        r = writev_all(result_fd, iov, n);
-    } else {
-        r = writev_all(result_fd, iov, n);
+
+    // Blocks until the pipe has bytes, or is closed. False on an error.
+    bool wait() noexcept {
+        struct pollfd p = {fd_, POLLIN, 0};
+        for (;;) {
+            int rc = ::poll(&p, 1, -1);
+            if (rc > 0)
+                return true;
+            if (rc < 0 && errno != EINTR)
+                return false;
+        }
     }
-    if (r != io_result::done) {
-        exit = worker_exit_channel;
-        return false;
+
+    const frame_header& header() const noexcept { return header_; }
+    const char* payload() const noexcept { return payload_; }
+
+private:
+    void compact() noexcept {
+        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+    }
+
+    got read_large() {
+        large_.resize(static_cast<size_t>(header_.payload_len));
+        const size_t buffered = end_ - begin_ - sizeof header_;
+        std::memcpy(large_.data(), buf_.data() + begin_ + sizeof header_, buffered);
+        begin_ = end_ = 0;
+        size_t got_bytes = buffered;
+        while (got_bytes < large_.size()) {
+            ssize_t n = ::read(fd_, large_.data() + got_bytes, large_.size() - got_bytes);
+            if (n > 0) {
+                got_bytes += static_cast<size_t>(n);
+            } else if (n == 0) {
+                return got::failed;
+            } else if (errno == EAGAIN) {
+                if (!wait())
+                    return got::failed;
+            } else if (errno != EINTR) {
+                return got::failed;
+            }
+        }
+        payload_ = large_.data();
+        return got::frame;
+    }
+
+    int fd_;
+    std::vector<char> buf_;
+    size_t begin_ = 0, end_ = 0;
+    frame_header header_{};
+    const char* payload_ = nullptr;
+    std::vector<char> large_;
+};
+
+// The result frame being filled, and its writing.
+class result_stream {
+public:
+    explicit result_stream(int fd) : fd_(fd) {}
+
+    // A new frame for the items from first_index on, filled through the
+    // builder until flush().
+    result_builder& open(uint64_t first_index) {
+        results_.clear();
+        first_index_ = first_index;
+        opened_ns_ = coarse_ns();
+        return results_;
+    }
+    bool over_bytes() const noexcept { return results_.byte_size() >= flush_bytes; }
+    bool waited_too_long(uint64_t coarse_now) const noexcept {
+        return coarse_now - opened_ns_ >= flush_wait_ns;
+    }
+    // Writes the frame (none if it is empty); false if the pipe failed.
+    bool flush(uint64_t elapsed_ns) {
+        if (results_.count() == 0)
+            return true;
+        struct iovec iov[3];
+        const int n = results_.to_iovecs(first_index_, elapsed_ns, iov);
+        results_.clear();
+        return writev_all(fd_, iov, n) == io_result::done;
+    }
+
+private:
+    int fd_;
+    result_builder results_;
+    uint64_t first_index_ = 0;
+    uint64_t opened_ns_ = 0;
+};
+
+// Decodes a task or range frame into view; "" or the problem.
+std::string decode(const frame_header& h, const char* payload, const inherited_input& input,
+                   task_view* view) {
+    if (h.type == static_cast<uint16_t>(frame_type::range))
+        return decode_range(h, input, view);
+    return decode_task(h, payload, view);
+}
+
+// Runs a task's items into out, and writes their results: once the task is
+// done, or part of it whenever enough result bytes or enough time have
+// gathered. False if the result pipe failed.
+bool run_task(const task_view& task, const work_spec& work, const worker_context& where,
+              result_stream& out, std::mutex* write_lock) {
+    task_items items(task);
+    while (items.more()) {
+        result_builder& frame = out.open(items.next_index());
+        const uint64_t start = monotonic_ns();
+        while (items.more()) {
+            const uint64_t index = items.next_index();
+            const char* data;
+            size_t len;
+            items.next(&data, &len);
+            run_item(work, where, data, len, index, frame);
+            if (out.over_bytes() ||
+                (items.done() % clock_check_items == 0 && out.waited_too_long(coarse_ns())))
+                break;
+        }
+        // Several threads share the pipe: one writer at a time, or frames
+        // interleave.
+        std::unique_lock<std::mutex> hold;
+        if (write_lock)
+            hold = std::unique_lock<std::mutex>(*write_lock);
+        if (!out.flush(monotonic_ns() - start))
+            return false;
     }
     return true;
 }
@@ -91,22 +219,49 @@ worker_context context_for(const worker_context& base, activity_board* board, ui
 }
 
 worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work,
-                            const worker_context& where) {
-    owned_task task;
-    result_builder results;
-    worker_exit exit = worker_exit_ok;
-    while (read_task(task_fd, task, exit)) {
-        if (!run_and_reply(task, work, where, results, result_fd, nullptr, exit))
-            return exit;
+                            const worker_context& where, const inherited_input& input) {
+    task_reader tasks(task_fd);
+    result_stream results(result_fd);
+    std::string problem;
+    for (;;) {
+        switch (tasks.next(&problem)) {
+        case task_reader::got::frame: {
+            task_view view;
+            problem = decode(tasks.header(), tasks.payload(), input, &view);
+            if (!problem.empty()) {
+                PM_LOG(err, "worker: {}", problem);
+                return worker_exit_bad_frame;
+            }
+            if (!run_task(view, work, where, results, nullptr))
+                return worker_exit_channel;
+            break;
+        }
+        case task_reader::got::empty:
+            if (!tasks.wait())
+                return worker_exit_channel;
+            break;
+        case task_reader::got::stop:
+        case task_reader::got::end:
+            return worker_exit_ok;
+        case task_reader::got::failed:
+            return worker_exit_channel;
+        case task_reader::got::bad:
+            PM_LOG(err, "worker: {}", problem);
+            return worker_exit_bad_frame;
+        }
     }
-    return exit;
 }
+
+struct owned_task {
+    frame_header header;
+    std::vector<char> payload;
+};
 
 // The reading thread queues tasks; each of `threads` threads runs whole
 // chunks. The parent's credit limit keeps the queue short.
 worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
-                           uint32_t threads, const worker_context& base,
-                           activity_board* board) {
+                           uint32_t threads, const worker_context& base, activity_board* board,
+                           const inherited_input& input) {
     std::mutex lock;
     std::condition_variable ready;
     std::deque<owned_task> queue;
@@ -116,8 +271,7 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
 
     auto run = [&](uint32_t thread) {
         const worker_context where = context_for(base, board, thread);
-        result_builder results;
-        worker_exit exit = worker_exit_ok;
+        result_stream results(result_fd);
         for (;;) {
             owned_task task;
             {
@@ -128,7 +282,16 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
                 task = std::move(queue.front());
                 queue.pop_front();
             }
-            if (!run_and_reply(task, work, where, results, result_fd, &write_lock, exit)) {
+            task_view view;
+            std::string problem = decode(task.header, task.payload.data(), input, &view);
+            worker_exit exit = worker_exit_ok;
+            if (!problem.empty()) {
+                PM_LOG(err, "worker: {}", problem);
+                exit = worker_exit_bad_frame;
+            } else if (!run_task(view, work, where, results, &write_lock)) {
+                exit = worker_exit_channel;
+            }
+            if (exit != worker_exit_ok) {
                 std::lock_guard<std::mutex> hold(lock);
                 failure = exit;
                 reading_done = true;
@@ -155,12 +318,28 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
         throw;
     }
 
+    task_reader tasks(task_fd);
     worker_exit exit = worker_exit_ok;
+    std::string problem;
     for (;;) {
+        task_reader::got got = tasks.next(&problem);
+        if (got == task_reader::got::empty) {
+            if (tasks.wait())
+                continue;
+            got = task_reader::got::failed;
+        }
         owned_task task;
-        bool more = read_task(task_fd, task, exit);
+        if (got == task_reader::got::frame) {
+            task.header = tasks.header();
+            task.payload.assign(tasks.payload(), tasks.payload() + tasks.header().payload_len);
+        } else if (got == task_reader::got::failed) {
+            exit = worker_exit_channel;
+        } else if (got == task_reader::got::bad) {
+            PM_LOG(err, "worker: {}", problem);
+            exit = worker_exit_bad_frame;
+        }
         std::lock_guard<std::mutex> hold(lock);
-        if (!more || reading_done) {
+        if (got != task_reader::got::frame || reading_done) {
             reading_done = true;
             ready.notify_all();
             break;
@@ -176,9 +355,10 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
 }  // namespace
 
 worker_exit run_worker_loop(int task_fd, int result_fd, const work_spec& work,
-                            uint32_t threads, uint32_t worker_id,
-                            activity_board* board) noexcept {
+                            uint32_t threads, uint32_t worker_id, activity_board* board,
+                            const inherited_input& input) noexcept {
     try {
+        set_nonblocking(task_fd);
         worker_context where;
         where.worker_id = worker_id;
         if (work.init) {
@@ -194,8 +374,8 @@ worker_exit run_worker_loop(int task_fd, int result_fd, const work_spec& work,
         }
         worker_exit exit =
             threads <= 1
-                ? single_threaded(task_fd, result_fd, work, context_for(where, board, 0))
-                : multi_threaded(task_fd, result_fd, work, threads, where, board);
+                ? single_threaded(task_fd, result_fd, work, context_for(where, board, 0), input)
+                : multi_threaded(task_fd, result_fd, work, threads, where, board, input);
         // A worker that lost its channel is being torn down: no exit hook.
         if (work.exit && exit == worker_exit_ok)
             work.exit(worker_id, where.state, work.hooks_user_data);

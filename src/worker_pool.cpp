@@ -57,8 +57,8 @@ std::string worker::how_it_ended() const {
 }
 
 worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
-                         bool in_process)
-    : threads_(settings.threads), in_process_(in_process) {
+                         bool in_process, const inherited_input& input)
+    : threads_(settings.threads), in_process_(in_process), input_(input) {
     try {
         if (in_process) {
             pipe_link link = pipe_link::create();
@@ -68,9 +68,10 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             int result_write = link.results.write_end.get();
             work_spec job = work;
             uint32_t threads = threads_;
-            w->thread = start_blocked_thread([task_read, result_write, job, threads] {
+            inherited_input shared = input;  // the same memory: ranges work
+            w->thread = start_blocked_thread([task_read, result_write, job, threads, shared] {
                 unique_fd in(task_read), out(result_write);
-                (void)run_worker_loop(in.get(), out.get(), job, threads, 0, nullptr);
+                (void)run_worker_loop(in.get(), out.get(), job, threads, 0, nullptr, shared);
             });
             // The thread owns them now; until it started, the link did.
             link.tasks.read_end.release();
@@ -79,7 +80,7 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             return;
         }
         flush_stdio_before_fork();
-        worker_recipe recipe{work, threads_, settings.daemon};
+        worker_recipe recipe{work, threads_, settings.daemon, input};
         spawner_ = std::make_unique<spawner>(recipe);
         for (uint32_t i = 0; i < settings.processes; ++i) {
             auto w = std::make_unique<worker>();

@@ -48,8 +48,11 @@ struct worker {
 class worker_pool {
 public:
     // Starts settings.processes workers (or one in-process worker thread
-    // when in_process). Throws on failure, leaving nothing behind.
-    worker_pool(const map_settings& settings, const work_spec& work, bool in_process);
+    // when in_process). input: a one-shot map's array input, which the
+    // workers then find items in by index (unusable for a pool's, whose
+    // inputs come after the fork). Throws on failure, leaving nothing behind.
+    worker_pool(const map_settings& settings, const work_spec& work, bool in_process,
+                const inherited_input& input = {});
     ~worker_pool();
     worker_pool(const worker_pool&) = delete;
     worker_pool& operator=(const worker_pool&) = delete;
@@ -57,6 +60,8 @@ public:
     std::vector<std::unique_ptr<worker>>& workers() noexcept { return workers_; }
     uint32_t threads() const noexcept { return threads_; }
     bool in_process() const noexcept { return in_process_; }
+    // The workers can read the map's input themselves (range frames).
+    bool workers_have_input() const noexcept { return input_.usable(); }
     uint32_t live_count() const noexcept;
     // Workers can be replaced (they are processes and the template lives).
     bool can_replace() const noexcept { return !in_process_ && spawner_ != nullptr; }
@@ -84,6 +89,7 @@ private:
     uint32_t threads_ = 1;
     bool in_process_ = false;
     bool shut_down_ = false;
+    inherited_input input_;
 };
 
 }  // namespace pm::core

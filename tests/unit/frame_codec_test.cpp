@@ -48,8 +48,8 @@ TEST(FrameCodec, TaskRoundTripsThroughTheWire) {
     ASSERT_EQ(decode_task(h, wire.data() + sizeof h, &v), "");
     EXPECT_EQ(v.first_index, 42u);
     ASSERT_EQ(v.count, 3u);
-    EXPECT_EQ(v.lens[0], 3u);
-    EXPECT_EQ(v.lens[1], 0u);
+    EXPECT_EQ(v.len_at(0), 3u);
+    EXPECT_EQ(v.len_at(1), 0u);
     EXPECT_EQ(std::string(v.bytes, 8), "abchello");
 }
 
@@ -178,8 +178,8 @@ TEST(FrameCodec, HeaderChecksNameWhatIsWrong) {
     h = make_header(frame_type::result, 1, 0, 16);
     h.type = 0;
     EXPECT_EQ(check_header(h, 10), "unknown frame type 0");
-    h.type = 4;
-    EXPECT_EQ(check_header(h, 10), "unknown frame type 4");
+    h.type = 5;
+    EXPECT_EQ(check_header(h, 10), "unknown frame type 5");
     h = make_header(frame_type::result, 1, 0, 16);
     h.flags = 0x80;
     EXPECT_EQ(check_header(h, 10), "frame with unknown flags 0x00000080");
@@ -243,7 +243,7 @@ TEST(FrameCodec, TaskDecodeRejectsInconsistentTables) {
     // The same bytes with a sound header decode.
     ASSERT_EQ(decode_task(make_header(frame_type::task, 1, 9, p.size()), p.data(), &v), "");
     EXPECT_EQ(v.first_index, 9u);
-    EXPECT_EQ(std::string(v.bytes, v.lens[0]), "abcdef");
+    EXPECT_EQ(std::string(v.bytes, v.len_at(0)), "abcdef");
 }
 
 TEST(FrameCodec, ResultDecodeRejectsInconsistentTables) {
