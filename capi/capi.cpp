@@ -134,6 +134,11 @@ struct pm_map {
     uint64_t delivered = 0;
     bool over = false;
     std::string message;
+    // The last step's failure payload (pm_map_next) and the last batch's
+    // entries' messages (pm_map_next_batch).
+    std::string payload;
+    std::vector<std::string> entry_messages;
+    std::vector<pm::core::map_entry> entries;  // reused from step to step
     std::unique_ptr<pm::core::map_engine> engine;
     // pm_map_cancel() may come from another thread while one is in
     // pm_map_next(); pm_map_destroy() waits for that call to return. A step
@@ -334,6 +339,40 @@ int pm_options_set_worker_hooks(pm_options* opts, pm_worker_init_fn init, pm_wor
     return PM_OK;
 }
 
+int pm_options_set_fork_hooks(pm_options* opts, pm_fork_fn prepare, pm_fork_fn parent,
+                              pm_fork_fn child, void* user_data) {
+    PM_CHECK_OPTS("pm_options_set_fork_hooks");
+    opts->settings.fork_prepare = prepare;
+    opts->settings.fork_parent = parent;
+    opts->settings.fork_child = child;
+    opts->settings.fork_user_data = user_data;
+    return PM_OK;
+}
+
+int pm_options_set_thread_hooks(pm_options* opts, pm_thread_fn start, pm_thread_fn stop,
+                                void* user_data) {
+    PM_CHECK_OPTS("pm_options_set_thread_hooks");
+    opts->settings.thread_start = start;
+    opts->settings.thread_stop = stop;
+    opts->settings.thread_user_data = user_data;
+    return PM_OK;
+}
+
+int pm_options_set_error_buffer(pm_options* opts, char* buf, size_t len) {
+    PM_CHECK_OPTS("pm_options_set_error_buffer");
+    opts->settings.error_buffer = len ? buf : nullptr;
+    opts->settings.error_buffer_len = buf ? len : 0;
+    if (buf && len)
+        buf[0] = '\0';
+    return PM_OK;
+}
+
+int pm_options_set_reset_crash_signals(pm_options* opts, int reset) {
+    PM_CHECK_OPTS("pm_options_set_reset_crash_signals");
+    opts->settings.reset_crash_signals = reset != 0;
+    return PM_OK;
+}
+
 int pm_options_set_progress_bar(pm_options* opts, int enable, const char* label) {
     PM_CHECK_OPTS("pm_options_set_progress_bar");
     return guard([&]() -> int {
@@ -408,6 +447,33 @@ int pm_feed_push(pm_feed* feed, const void* data, size_t len) {
     });
 }
 
+int pm_feed_push_packed(pm_feed* feed, const void* data, const size_t* lens, size_t count) {
+    if (!feed || !feed->builder || (count && !lens))
+        return fail(PM_EINVAL, "pm_feed_push_packed: feed or lens is NULL");
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) {
+        if (lens[i] > SIZE_MAX - total)
+            return fail(PM_EINVAL, "pm_feed_push_packed: the lengths overflow");
+        total += lens[i];
+    }
+    if (!data && total)
+        return fail(PM_EINVAL, "pm_feed_push_packed: data is NULL with a length");
+    return guard([&]() -> int {
+        const char* p = static_cast<const char*>(data);
+        for (size_t i = 0; i < count; ++i) {
+            feed->builder->push(p, lens[i]);
+            p += lens[i];
+        }
+        return PM_OK;
+    });
+}
+
+size_t pm_feed_wanted(const pm_feed* feed) {
+    if (!feed || !feed->builder)
+        return 0;
+    return std::max<size_t>(feed->wanted, 1);
+}
+
 int pm_feed_set_error(pm_feed* feed, const char* message) {
     if (!feed || !message)
         return fail(PM_EINVAL, "pm_feed_set_error: feed or message is NULL");
@@ -452,6 +518,26 @@ int pm_sink_set_error(pm_sink* out, const char* message) {
     });
 }
 
+int pm_sink_set_error_payload(pm_sink* out, const void* data, size_t len) {
+    if (!out || (!data && len))
+        return fail(PM_EINVAL, "pm_sink_set_error_payload: sink is NULL, or data with a length");
+    return guard([&]() -> int {
+        out->payload.assign(static_cast<const char*>(data), len);
+        return PM_OK;
+    });
+}
+
+int pm_sink_end_item(pm_sink* out, int failed) {
+    if (!out || !out->builder)
+        return fail(PM_EINVAL, "pm_sink_end_item: sink is NULL");
+    return guard([&]() -> int {
+        if (!pm::core::end_chunk_item(out, failed != 0))
+            return fail(PM_EINVAL, "pm_sink_end_item: not in a chunk function, or every item "
+                                   "of the chunk is ended already");
+        return PM_OK;
+    });
+}
+
 uint32_t pm_sink_worker_id(const pm_sink* out) {
     return out && out->context ? out->context->worker_id : 0;
 }
@@ -462,27 +548,71 @@ void* pm_sink_worker_state(const pm_sink* out) {
 
 /* ---- maps -------------------------------------------------------------- */
 
-int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
-                  void* user_data, pm_destroy_fn destroy) {
+namespace {
+
+// The work function and hooks as the workers call them.
+work_spec make_work_spec(const map_settings& s, pm_work_fn work, pm_chunk_fn chunk,
+                         void* user_data) {
+    work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
+    spec.chunk_fn = chunk;
+    spec.thread_start = s.thread_start;
+    spec.thread_stop = s.thread_stop;
+    spec.thread_user_data = s.thread_user_data;
+    return spec;
+}
+
+}  // namespace
+
+// A creating call with these options failed: its message goes to the
+// options' error buffer too (pm_options_set_error_buffer()).
+int pm::capi::report_to_buffer(const pm_options* opts, int status) noexcept {
+    if (status != PM_OK && opts && opts->settings.error_buffer) {
+        const std::string& m = last_error_message;
+        const size_t n = std::min(m.size(), opts->settings.error_buffer_len - 1);
+        std::memcpy(opts->settings.error_buffer, m.data(), n);
+        opts->settings.error_buffer[n] = '\0';
+    }
+    return status;
+}
+
+namespace {
+
+using pm::capi::report_to_buffer;
+
+int create_map(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
+               pm_chunk_fn chunk, void* user_data, pm_destroy_fn destroy, const char* fn) {
     // Both the input and user_data are ours from here, whatever happens.
     std::unique_ptr<pm_input> in(input);
     if (out)
         *out = nullptr;
-    return guard([&]() -> int {
+    return report_to_buffer(opts, guard([&]() -> int {
         auto owner = own_user_data(user_data, destroy);
-        if (!out || !input || !work)
-            return fail(PM_EINVAL, "pm_map_create: out, input or work is NULL");
+        if (!out || !input || (!work && !chunk))
+            return fail(PM_EINVAL, (std::string(fn) + ": out, input or work is NULL").c_str());
         map_settings s = resolved(opts ? opts->settings : map_settings{});
         auto map = std::make_unique<pm_map>();
         map->owner = std::move(owner);
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
-        work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
-        map->engine = start_engine(s, spec, std::move(in->source), nullptr);
+        map->engine = start_engine(s, make_work_spec(s, work, chunk, user_data),
+                                   std::move(in->source), nullptr);
         map->bar = make_bar(s);
         *out = map.release();
         return PM_OK;
-    });
+    }));
+}
+
+}  // namespace
+
+int pm_map_create(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
+                  void* user_data, pm_destroy_fn destroy) {
+    return create_map(out, opts, input, work, nullptr, user_data, destroy, "pm_map_create");
+}
+
+int pm_map_create_chunked(pm_map** out, const pm_options* opts, pm_input* input,
+                          pm_chunk_fn work, void* user_data, pm_destroy_fn destroy) {
+    return create_map(out, opts, input, nullptr, work, user_data, destroy,
+                      "pm_map_create_chunked");
 }
 
 namespace {
@@ -500,10 +630,23 @@ bool stepped_by_this_thread(const pm_map* map) {
            pthread_equal(map->stepper.load(std::memory_order_relaxed), pthread_self());
 }
 
-int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+// Steps the engine for up to max entries (into map->entries); deadline_ns
+// as for map_engine::next_batch(). Returns its status; *count entries.
+// Counts the delivered results, runs the progress callback and bar once,
+// and marks the map over when it is.
+int step_map(pm_map* map, size_t max, uint64_t deadline_ns, size_t* count) {
+    *count = 0;
     if (map->cancelled.load()) {
+        // Cancelled from another thread: the end, as the engine would say it.
         map->over = true;
         map->message = "the map was cancelled";
+        if (map->entries.empty())
+            map->entries.resize(1);
+        map->entries[0] = pm::core::map_entry{};
+        map->entries[0].status = PM_ECANCELED;
+        map->entries[0].message = map->message.data();
+        map->entries[0].message_len = map->message.size();
+        *count = 1;
         return fail(PM_ECANCELED, map->message.c_str());
     }
     if (map->over) {
@@ -513,36 +656,73 @@ int step_map(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     bool stepped = false;  // else the engine threw, and the map cannot go on
     int status = guard([&]() -> int {
         map->message.clear();
-        pm::core::map_step step = map->engine->next(map->message);
+        if (map->entries.size() < max)
+            map->entries.resize(max);
+        const int rc = map->engine->next_batch(map->entries.data(), max, deadline_ns, count,
+                                               map->message);
         stepped = true;
-        if (step.final)
+        const bool final = rc != PM_OK && rc != PM_EAGAIN;
+        if (final)
             map->over = true;
-        if (index)
-            *index = step.index;
-        if (step.status == PM_OK) {
-            if (data)
-                *data = step.data;
-            if (len)
-                *len = step.len;
-        }
-        if (step.status < 0)
-            fail(step.status, map->message.c_str());
-        if (step.status == PM_OK || (step.status < 0 && !step.final)) {
-            ++map->delivered;
+        // Every entry but a final failure counts as delivered.
+        const size_t results = *count - (rc < 0 && rc != PM_EAGAIN && *count ? 1 : 0);
+        if (results) {
+            map->delivered += results;
             if (map->progress)
                 map->progress(map->delivered, map->engine->total(), map->progress_user_data);
             if (map->bar)
                 map->bar->update(map->delivered, [map] { return map->engine->total(); });
         }
-        return step.status;
+        if (rc < 0 && rc != PM_EAGAIN)
+            fail(rc, map->message.c_str());
+        return rc;
     });
-    if (status < 0 && !stepped)
+    if (status < 0 && status != PM_EAGAIN && !stepped)
         map->over = true;  // the engine threw: the map cannot go on
     if (map->over && map->bar)
         map->bar->finish(map->delivered, map->engine->total(),
                          status == PM_DONE ? pm::core::progress_end::done
                                            : pm::core::progress_end::failed);
     return status;
+}
+
+// Claims a map for one step on this thread (PM_OK), or says why not.
+int claim_step(pm_map* map, const char* fn) {
+    if (inherited(map->incarnation))
+        return fail(PM_ESTATE, (std::string(fn) + ": this map belongs to the parent process; "
+                                                  "a worker cannot step it")
+                                   .c_str());
+    bool idle = false;
+    if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
+        return fail(PM_ESTATE, (std::string(fn) + ": another step of this map is running "
+                                                  "(from a callback, or another thread)")
+                                   .c_str());
+    map->stepper.store(pthread_self(), std::memory_order_relaxed);
+    return PM_OK;
+}
+
+// Ends a step: true if the map is still there (false: a progress callback
+// destroyed it, and it is gone now).
+bool release_step(pm_map* map) {
+    if (map->destroy_deferred.load(std::memory_order_relaxed)) {
+        // The progress callback destroyed the map: the step it reported on is
+        // the last, and nothing it returned may be used.
+        delete map;
+        return false;
+    }
+    map->stepper.store(pthread_t{}, std::memory_order_relaxed);
+    // Once in_next is false a destroyer may free the map: it is the last
+    // thing we touch. A destroyer that announced itself is woken under the
+    // gate (it cannot free the map before we let the gate go); one that
+    // comes after this check polls in_next (pm_map_destroy()).
+    if (map->destroyer_waits.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> hold(map->gate);
+        map->in_next.store(false, std::memory_order_release);
+        map->left.notify_all();
+    } else {
+        map->in_next.store(false, std::memory_order_release);
+    }
+    return true;
 }
 
 }  // namespace
@@ -556,33 +736,37 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         *len = 0;
     if (!map)
         return fail(PM_EINVAL, "pm_map_next: map is NULL");
-    if (inherited(map->incarnation))
-        return fail(PM_ESTATE, "pm_map_next: this map belongs to the parent process; "
-                               "a worker cannot step it");
-    bool idle = false;
-    if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
-        return fail(PM_ESTATE, "pm_map_next: another pm_map_next() call on this map is "
-                               "running (from a callback, or another thread)");
-    map->stepper.store(pthread_self(), std::memory_order_relaxed);
-    int status = step_map(map, index, data, len);
-    const bool destroy_now = map->destroy_deferred.load(std::memory_order_relaxed);
-    if (!destroy_now) {
-        map->stepper.store(pthread_t{}, std::memory_order_relaxed);
-        // Once in_next is false a destroyer may free the map: it is the last
-        // thing we touch. A destroyer that announced itself is woken under
-        // the gate (it cannot free the map before we let the gate go); one
-        // that comes after this check polls in_next (pm_map_destroy()).
-        if (map->destroyer_waits.load(std::memory_order_acquire)) {
-            std::lock_guard<std::mutex> hold(map->gate);
-            map->in_next.store(false, std::memory_order_release);
-            map->left.notify_all();
+    if (int rc = claim_step(map, "pm_map_next"); rc != PM_OK)
+        return rc;
+    size_t count = 0;
+    int status = step_map(map, 1, UINT64_MAX, &count);
+    if (count == 1) {
+        const pm::core::map_entry& e = map->entries[0];
+        if (index)
+            *index = e.index;
+        if (e.status == PM_OK) {
+            if (data)
+                *data = e.data;
+            if (len)
+                *len = e.len;
         } else {
-            map->in_next.store(false, std::memory_order_release);
+            // A failure in its place (return mode) or the final one (whose
+            // message may be map->message itself).
+            try {
+                if (e.message != map->message.data())
+                    map->message.assign(e.message ? e.message : "", e.message_len);
+                map->payload.assign(static_cast<const char*>(e.data), e.len);
+            } catch (...) {
+                map->payload.clear();
+            }
+            status = fail(e.status, map->message.c_str());
         }
-    } else {
-        // The progress callback destroyed the map: the step it reported on is
-        // the last, and nothing it returned may be used.
-        delete map;
+    } else if (status >= 0) {
+        map->payload.clear();
+    }
+    if (status == PM_OK && count == 1 && map->entries[0].status == PM_OK)
+        map->payload.clear();
+    if (!release_step(map)) {
         if (data)
             *data = nullptr;
         if (len)
@@ -590,6 +774,68 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         return fail(PM_ECANCELED, "the map was destroyed by its own progress callback");
     }
     return status;
+}
+
+int pm_map_next_batch(pm_map* map, size_t max, int timeout_ms, uint64_t* indices, int* statuses,
+                      const void** data, size_t* lens, size_t* count) {
+    if (count)
+        *count = 0;
+    if (!map || !count || !indices || !statuses || !data || !lens || max == 0)
+        return fail(PM_EINVAL, "pm_map_next_batch: map, an array or count is NULL, or max is 0");
+    if (int rc = claim_step(map, "pm_map_next_batch"); rc != PM_OK)
+        return rc;
+    const uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX
+                       : pm::core::monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
+    size_t n = 0;
+    int status = step_map(map, max, deadline, &n);
+    map->entry_messages.clear();
+    int failed = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const pm::core::map_entry& e = map->entries[i];
+        indices[i] = e.index;
+        statuses[i] = e.status;
+        data[i] = e.status == PM_OK || e.len ? e.data : nullptr;
+        lens[i] = e.len;
+        if (e.status != PM_OK) {
+            failed = e.status;
+            try {
+                map->entry_messages.resize(i + 1);
+                map->entry_messages[i].assign(e.message ? e.message : "", e.message_len);
+            } catch (...) {
+            }
+        }
+    }
+    if (failed && status == PM_OK && !map->entry_messages.empty())
+        fail(failed, map->entry_messages.back().c_str());
+    *count = n;
+    if (!release_step(map)) {
+        *count = 0;
+        return fail(PM_ECANCELED, "the map was destroyed by its own progress callback");
+    }
+    return status;
+}
+
+const char* pm_map_entry_error(const pm_map* map, size_t i) {
+    if (!map || i >= map->entry_messages.size())
+        return "";
+    return map->entry_messages[i].c_str();
+}
+
+int pm_map_error_payload(const pm_map* map, const void** data, size_t* len) {
+    if (data)
+        *data = nullptr;
+    if (len)
+        *len = 0;
+    if (!map)
+        return fail(PM_EINVAL, "pm_map_error_payload: map is NULL");
+    if (!map->payload.empty()) {
+        if (data)
+            *data = map->payload.data();
+        if (len)
+            *len = map->payload.size();
+    }
+    return PM_OK;
 }
 
 const char* pm_map_error(const pm_map* map) { return map ? map->message.c_str() : ""; }
@@ -636,28 +882,43 @@ int pm_map_cancel(pm_map* map) {
 
 /* ---- pools ------------------------------------------------------------- */
 
-int pm_pool_create(pm_pool** out, const pm_options* opts, pm_work_fn work, void* user_data,
-                   pm_destroy_fn destroy) {
+namespace {
+
+int create_pool(pm_pool** out, const pm_options* opts, pm_work_fn work, pm_chunk_fn chunk,
+                void* user_data, pm_destroy_fn destroy, const char* fn) {
     if (out)
         *out = nullptr;
-    return guard([&]() -> int {
+    return report_to_buffer(opts, guard([&]() -> int {
         auto owner = own_user_data(user_data, destroy);
-        if (!out || !work)
-            return fail(PM_EINVAL, "pm_pool_create: out or work is NULL");
+        if (!out || (!work && !chunk))
+            return fail(PM_EINVAL, (std::string(fn) + ": out or work is NULL").c_str());
         auto core = std::make_shared<pool_core>();
         core->settings = resolved(opts ? opts->settings : map_settings{});
-        core->work = work_spec{work, user_data, core->settings.worker_init,
-                               core->settings.worker_exit, core->settings.hooks_user_data};
+        core->work = make_work_spec(core->settings, work, chunk, user_data);
         core->owner = std::move(owner);
         if (!runs_in_process(core->settings))
             core->workers =
                 std::make_shared<pm::core::worker_pool>(core->settings, core->work, false);
         *out = new pm_pool{std::move(core)};
         return PM_OK;
-    });
+    }));
 }
 
-int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* input) {
+}  // namespace
+
+int pm_pool_create(pm_pool** out, const pm_options* opts, pm_work_fn work, void* user_data,
+                   pm_destroy_fn destroy) {
+    return create_pool(out, opts, work, nullptr, user_data, destroy, "pm_pool_create");
+}
+
+int pm_pool_create_chunked(pm_pool** out, const pm_options* opts, pm_chunk_fn work,
+                           void* user_data, pm_destroy_fn destroy) {
+    return create_pool(out, opts, nullptr, work, user_data, destroy, "pm_pool_create_chunked");
+}
+
+namespace {
+
+int pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* input) {
     std::unique_ptr<pm_input> in(input);
     if (out)
         *out = nullptr;
@@ -690,6 +951,18 @@ int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* i
         *out = map.release();
         return PM_OK;
     });
+}
+
+}  // namespace
+
+int pm_pool_map(pm_map** out, pm_pool* pool, const pm_options* opts, pm_input* input) {
+    const int status = pool_map(out, pool, opts, input);
+    if (status != PM_OK && !opts && pool && pool->core->settings.error_buffer) {
+        pm_options fallback;
+        fallback.settings = pool->core->settings;
+        return report_to_buffer(&fallback, status);
+    }
+    return report_to_buffer(opts, status);
 }
 
 uint32_t pm_pool_processes(const pm_pool* pool) {

@@ -25,6 +25,10 @@ int guard(F&& body) noexcept {
     }
 }
 
+// A creating call with opts failed with status: its message goes to the
+// options' error buffer too, if they have one. Returns status.
+int report_to_buffer(const pm_options* opts, int status) noexcept;
+
 // The settings of opts, or the defaults for NULL; processes 0 is replaced
 // by the number of online CPUs.
 pm::core::map_settings resolved_settings(const pm_options* opts);

@@ -55,13 +55,14 @@ int pm_process_start(pm_process** out, const pm_options* opts, pm_process_fn fn,
     }
     // From here the handle owns user_data: deleting it runs destroy once.
     std::unique_ptr<pm_process> owner(proc);
-    return pm::capi::guard([&]() -> int {
-        const bool daemon = pm::capi::resolved_settings(opts).daemon;
+    return pm::capi::report_to_buffer(opts, pm::capi::guard([&]() -> int {
+        const pm::core::map_settings s = pm::capi::resolved_settings(opts);
         owner->core = std::make_unique<pm::core::return_process>(
-            pm::core::process_call{fn, user_data}, daemon);
+            pm::core::process_call{fn, user_data}, s.daemon, pm::core::fork_hooks::of(s),
+            s.reset_crash_signals);
         *out = owner.release();
         return PM_OK;
-    });
+    }));
 }
 
 int pm_process_join(pm_process* proc, const void** data, size_t* len) {

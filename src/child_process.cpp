@@ -114,19 +114,31 @@ void become_child(int (*body)(void*), void* arg, int link_fd, bool daemon, pid_t
     ::_exit(body(arg));
 }
 
+void reset_crash_signals() noexcept {
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS})
+        ::sigaction(sig, &dfl, nullptr);
+}
+
 child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& keep_in_child,
-                          int link_fd, bool daemon) {
+                          int link_fd, bool daemon, const fork_hooks& forks) {
     // Buffered output would otherwise be written by us and again by the child.
     std::fflush(nullptr);
     std::cout.flush();
     std::cerr.flush();
     std::clog.flush();
     const pid_t parent = ::getpid();
+    forks.before();
     pid_t pid = ::fork();
-    if (pid < 0)
-        throw_system_error("fork", errno);
-    if (pid > 0)
+    const int fork_errno = errno;
+    if (pid != 0) {
+        forks.after_in_parent();
+        if (pid < 0)
+            throw_system_error("fork", fork_errno);
         return child_process(pid);
+    }
+    forks.after_in_child();
 
     // In the child: as in a worker, leave only through _exit.
     begin_new_incarnation();

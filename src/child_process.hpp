@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "settings.hpp"
+
 namespace pm::core {
 
 class child_process {
@@ -65,7 +67,12 @@ namespace pm::core {
 // workers of a map the child starts do not inherit it; daemon sets
 // PR_SET_PDEATHSIG as for workers. Throws PM_ESYS if fork fails.
 child_process spawn_child(int (*body)(void*), void* arg, const std::vector<int>& keep_in_child,
-                          int link_fd, bool daemon);
+                          int link_fd, bool daemon, const fork_hooks& forks = {});
+
+// Gives the signals that end a process on a crash (SIGSEGV, SIGBUS, SIGFPE,
+// SIGILL, SIGABRT, SIGTRAP, SIGSYS) their default action, so that a crash is
+// reported as its signal even where a runtime installed handlers (Go).
+void reset_crash_signals() noexcept;
 
 // In a child this library forked: leaves via _exit(body(arg)) after the
 // same set-up for a grandchild (the background process's child): daemon,

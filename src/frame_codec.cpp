@@ -188,10 +188,15 @@ void result_builder::end_item_ok() {
     table_.push_back({data_.size() - item_start_, PM_OK, 0});
 }
 
-void result_builder::end_item_failed(int status, const std::string& message) {
+void result_builder::end_item_failed(int status, const std::string& message,
+                                     const std::string& payload) {
     data_.resize(item_start_);  // a failed item's partial result is dropped
-    data_.insert(data_.end(), message.begin(), message.end());
-    table_.push_back({message.size(), status, 0});
+    // A message longer than the field can say is cut.
+    const size_t message_len = std::min<size_t>(message.size(), UINT32_MAX);
+    data_.insert(data_.end(), message.begin(), message.begin() + static_cast<long>(message_len));
+    data_.insert(data_.end(), payload.begin(), payload.end());
+    table_.push_back(
+        {message_len + payload.size(), status, static_cast<uint32_t>(message_len)});
 }
 
 int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]) {
@@ -204,10 +209,6 @@ int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct 
     return 3;
 }
 
-result_builder::view result_builder::last() const noexcept {
-    const result_entry& e = table_.back();
-    return {e.status, data_.data() + data_.size() - e.len, static_cast<size_t>(e.len)};
-}
 
 // ---- result_chunk --------------------------------------------------------
 
@@ -231,8 +232,11 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
             return "result lengths exceed the frame (item " + std::to_string(i) + ")";
         if (e.status != PM_OK && e.status != PM_EITEM && e.status != PM_EWORKER)
             return "result with unknown status " + std::to_string(e.status);
-        if (e.reserved != 0)
-            return "result entry with a nonzero reserved field";
+        if (e.status == PM_OK && e.message_len != 0)
+            return "result entry with a nonzero reserved field (a message length on a result)";
+        if (e.message_len > e.len)
+            return "result entry with a message longer than its failure (item " +
+                   std::to_string(i) + ")";
         if (e.status != PM_OK && first_failed == UINT64_MAX)
             first_failed = h.first_index + i;
         sum += e.len;
@@ -269,11 +273,14 @@ void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
 result_chunk::item result_chunk::take() noexcept {
     uint32_t i = next_++;
     if (!table_)
-        return {first_index_ + i, failed_status_, data_, payload_.size()};
+        return {first_index_ + i, failed_status_, nullptr, 0, data_, payload_.size()};
     const result_entry& e = table_[i];
-    item it{first_index_ + i, e.status, data_ + offset_, static_cast<size_t>(e.len)};
+    const char* at = data_ + offset_;
     offset_ += e.len;
-    return it;
+    if (e.status == PM_OK)
+        return {first_index_ + i, e.status, at, static_cast<size_t>(e.len), nullptr, 0};
+    return {first_index_ + i, e.status, at + e.message_len,
+            static_cast<size_t>(e.len - e.message_len), at, e.message_len};
 }
 
 }  // namespace pm::core

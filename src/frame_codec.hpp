@@ -7,7 +7,7 @@
 //           input the worker inherited (a one-shot map over an array input,
 //           whose workers were forked with the array in their memory)
 //   result: count x result_entry, then each item's result (or, for a failed
-//           item, its error message) back to back
+//           item, its error message and then its payload) back to back
 //   stop:   no payload; the worker finishes what it holds and exits
 // A chunk is a run of count consecutive items starting at first_index; a
 // worker may answer it with several result frames, each a run that follows
@@ -49,7 +49,9 @@ static_assert(sizeof(frame_header) == 40, "frame header is 40 bytes on the wire"
 struct result_entry {
     uint64_t len;
     int32_t status;  // PM_OK, PM_EITEM or PM_EWORKER
-    uint32_t reserved;
+    // A failure: the first message_len of its len bytes are the message,
+    // the rest its payload. A result: 0 (the reserved field of 0.2).
+    uint32_t message_len;
 };
 static_assert(sizeof(result_entry) == 16, "result entry is 16 bytes on the wire");
 
@@ -143,7 +145,8 @@ public:
     // Appends to the current item's result; returns where the bytes go.
     char* append(size_t len);
     void end_item_ok();
-    void end_item_failed(int status, const std::string& message);
+    void end_item_failed(int status, const std::string& message,
+                         const std::string& payload = std::string());
     uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }
 
     int to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]);
@@ -152,13 +155,11 @@ public:
         return data_.size() + table_.size() * sizeof(result_entry);
     }
 
-    // The last item's outcome, for callers that run items in-process.
-    struct view {
-        int status;
-        const char* data;
-        size_t len;
-    };
-    view last() const noexcept;
+    // The items' outcomes so far, for callers that run items in-process:
+    // entry i's bytes start at data() + (the sum of the earlier entries'
+    // lens); data() moves as the builder grows.
+    const std::vector<result_entry>& table() const noexcept { return table_; }
+    const char* data() const noexcept { return data_.data(); }
 
 private:
     frame_header header_{};
@@ -172,8 +173,8 @@ class result_chunk {
 public:
     // Takes ownership of payload (when it returns ""); returns "" if it
     // matches the header: its size, a table whose lengths add up to the
-    // rest, known statuses and zero reserved fields. On a problem the chunk
-    // is left as it was.
+    // rest, known statuses, no message length on a result and none longer
+    // than its failure. On a problem the chunk is left as it was.
     std::string decode(const frame_header& h, payload_buffer&& payload);
     // A chunk whose items all failed with one status and message (lost items).
     void make_failed(uint64_t first_index, uint32_t count, int status,
@@ -185,11 +186,15 @@ public:
     // Index of the first failed item, UINT64_MAX if none failed.
     uint64_t first_failed() const noexcept { return first_failed_; }
 
+    // A result (status PM_OK): data, len. A failure: its message
+    // (message, message_len) and its payload (data, len).
     struct item {
         uint64_t index;
         int status;
         const char* data;
         size_t len;
+        const char* message;
+        size_t message_len;
     };
     // The next item in chunk order; call only when !exhausted().
     item take() noexcept;

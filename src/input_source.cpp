@@ -113,6 +113,7 @@ input_source::fill_status input_source::fill(task_builder& out, size_t want,
         return fill_status::end;
     pm_feed feed;
     feed.builder = &out;
+    feed.wanted = want;
     while (out.count() < want) {
         if (stop && stop->load(std::memory_order_relaxed))
             return fill_status::more;

@@ -17,6 +17,7 @@
 struct pm_feed {
     pm::core::task_builder* builder = nullptr;
     std::string error;
+    size_t wanted = 1;  // items the feeder asks for, counting those pushed
 };
 
 namespace pm::core {

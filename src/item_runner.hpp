@@ -28,7 +28,13 @@ struct pm_sink {
     pm::core::result_builder* builder = nullptr;
     std::string error;
     bool error_set = false;
+    std::string payload;  // the failure's bytes besides its message
     const pm::core::worker_context* context = nullptr;
+    // In a pm_chunk_fn: items of the chunk, how many are ended.
+    uint32_t chunk_count = 0;
+    uint32_t ended = 0;
+    uint64_t first_index = 0;
+    bool in_chunk = false;
 };
 
 namespace pm::core {
@@ -36,6 +42,14 @@ namespace pm::core {
 // Runs one item and appends its result (or failure) to out.
 void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
               uint64_t index, result_builder& out);
+
+// Runs a chunk work function over count items from first_index, appending
+// one result (or failure) per item to out.
+void run_chunk_fn(const work_spec& work, const worker_context& where, uint64_t first_index,
+                  uint32_t count, const void* const* items, const size_t* lens,
+                  result_builder& out);
+// pm_sink_end_item() in a chunk function: false if not allowed there.
+bool end_chunk_item(pm_sink* sink, bool failed);
 
 // Walks a task's items in order, whatever its shape (frame_codec.hpp).
 class task_items {

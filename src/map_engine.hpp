@@ -16,23 +16,35 @@ namespace pm::core {
 
 class worker_pool;
 
-struct map_step {
-    int status = PM_OK;  // PM_OK, PM_DONE or a negative PM_E* code
+// One item's outcome as a step hands it out: a result (status PM_OK: data,
+// len), or a failure (its status, message and payload in data, len).
+struct map_entry {
     uint64_t index = 0;
+    int status = PM_OK;
     const void* data = nullptr;
     size_t len = 0;
-    bool final = false;  // no step may follow this one
+    const char* message = nullptr;
+    size_t message_len = 0;
 };
 
 class map_engine {
 public:
     virtual ~map_engine() = default;
-    // Blocks until the next result; a failure's message goes to message.
-    virtual map_step next(std::string& message) = 0;
+    // Fills out[0 .. *count) with up to max entries (max >= 1): waits until
+    // one is ready, the map ends, or deadline_ns (monotonic clock; UINT64_MAX:
+    // none) passes, then takes what is ready without waiting more. Returns
+    // PM_OK (the map goes on), PM_DONE (it is over; the entries are its last
+    // results), PM_EAGAIN (the deadline passed, *count 0), or a final failure
+    // code: the map is over and its last entry is that failure (index 0 when
+    // it concerns no item); message holds the failure's text. Pointers stay
+    // valid until the next call or the engine's end.
+    virtual int next_batch(map_entry* out, size_t max, uint64_t deadline_ns, size_t* count,
+                           std::string& message) = 0;
     // The input's length if known, else the total hint (or PM_TOTAL_UNKNOWN).
     virtual uint64_t total() const noexcept = 0;
-    // From any thread: make next() (a blocked call too) return PM_ECANCELED
-    // soon. Only sets flags and wakes threads; next() does the ending.
+    // From any thread: make next_batch() (a blocked call too) return
+    // PM_ECANCELED soon. Only sets flags and wakes threads; next_batch()
+    // does the ending.
     virtual void cancel() noexcept = 0;
 };
 

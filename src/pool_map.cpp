@@ -2,7 +2,9 @@
 // threads (feeder.cpp, collector.cpp), hands out results from the sort buffer
 // in pm_map_next(), and ends the map: at the end, at a final failure, or when
 // destroyed part-way.
+#include <chrono>
 #include <thread>
+#include <vector>
 #include <utility>
 
 #include "blocked_thread.hpp"
@@ -62,23 +64,65 @@ public:
         return n != UINT64_MAX ? n : st_.settings.total_hint;
     }
 
-    map_step next(std::string& message) override {
+    int next_batch(map_entry* out, size_t max, uint64_t deadline_ns, size_t* count,
+                   std::string& message) override {
+        *count = 0;
+        // The last batch's chunks are no longer referenced.
+        spent_.clear();
         for (;;) {
             if (have_current_) {
-                if (!current_.exhausted())
-                    return deliver(current_.take(), message);
-                release_current();
+                while (*count < max && !current_.exhausted()) {
+                    const result_chunk::item it = current_.take();
+                    map_entry& e = out[(*count)++];
+                    e.index = it.index;
+                    e.status = it.status;
+                    e.data = it.data;
+                    e.len = it.len;
+                    e.message = it.message;
+                    e.message_len = it.message_len;
+                    if (it.status != PM_OK && st_.settings.error_mode != PM_ERRORS_RETURN) {
+                        // Raise mode: this failure ends the map. The chunk stays
+                        // alive with this batch's entries.
+                        message.assign(it.message, it.message_len);
+                        release_current();
+                        end_map(true);
+                        return it.status;
+                    }
+                }
+                if (current_.exhausted())
+                    release_current();
+                if (*count == max)
+                    return PM_OK;
             }
             std::unique_lock<std::mutex> hold(st_.mutex);
-            st_.results.wait(hold, [&] {
+            if (*count > 0) {
+                // Take what is ready, without waiting for more.
+                if (!st_.sorter.pop_ready(current_))
+                    return PM_OK;
+                have_current_ = true;
+                continue;
+            }
+            auto ready = [&] {
                 return st_.cancelled.load() || st_.sorter.pop_ready(current_) ||
                        st_.collector_done || st_.collect_status != PM_OK;
-            });
+            };
+            if (deadline_ns == UINT64_MAX) {
+                st_.results.wait(hold, ready);
+            } else {
+                const uint64_t now = monotonic_ns();
+                const bool got =
+                    now < deadline_ns
+                        ? st_.results.wait_for(hold, std::chrono::nanoseconds(deadline_ns - now),
+                                               ready)
+                        : ready();
+                if (!got)
+                    return PM_EAGAIN;
+            }
             if (st_.cancelled.load()) {
                 hold.unlock();
                 end_map(true);
                 message = "the map was cancelled";
-                return {PM_ECANCELED, 0, nullptr, 0, true};
+                return final_entry(out, count, PM_ECANCELED, 0, message);
             }
             if (current_.count()) {
                 have_current_ = true;
@@ -100,23 +144,27 @@ public:
             hold.unlock();
             end_map(status != PM_OK);
             if (status == PM_OK)
-                return {PM_DONE, 0, nullptr, 0, true};
+                return PM_DONE;
             message = std::move(why);
-            return {status, index, nullptr, 0, true};
+            return final_entry(out, count, status, index, message);
         }
     }
 
 private:
-    map_step deliver(result_chunk::item it, std::string& message) {
-        if (it.status == PM_OK)
-            return {PM_OK, it.index, it.data, it.len, false};
-        message.assign(it.data, it.len);
-        bool final = st_.settings.error_mode != PM_ERRORS_RETURN;
-        if (final)
-            end_map(true);
-        return {it.status, it.index, nullptr, 0, final};
+    static int final_entry(map_entry* out, size_t* count, int status, uint64_t index,
+                           const std::string& message) {
+        map_entry& e = out[(*count)++];
+        e = map_entry{};
+        e.index = index;
+        e.status = status;
+        e.message = message.data();
+        e.message_len = message.size();
+        return status;
     }
 
+    // The consumer has taken the current chunk's items: its room goes back
+    // to the feeder; its memory lives until the next batch (the entries
+    // handed out point into it).
     void release_current() {
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
@@ -124,7 +172,8 @@ private:
         }
         st_.room.notify_one();
         have_current_ = false;
-        current_ = result_chunk();  // free its buffer now, not at the next chunk
+        spent_.push_back(std::move(current_));
+        current_ = result_chunk();
     }
 
     // Stops the feeder; a one-shot pool's workers are killed (by the
@@ -162,6 +211,9 @@ private:
         }
         if (owns_pool_)
             st_.pool->shutdown(failed ? 0 : shutdown_grace_ns);
+        // Chunks handed out (spent_) stay: the last entries point into them.
+        if (have_current_)
+            spent_.push_back(std::move(current_));
         have_current_ = false;
         current_ = result_chunk();
         std::lock_guard<std::mutex> hold(st_.mutex);
@@ -175,6 +227,7 @@ private:
     std::thread collector_;
     result_chunk current_;  // the chunk being handed out, outside the lock
     bool have_current_ = false;
+    std::vector<result_chunk> spent_;  // taken in the last batch, still referenced
     bool over_ = false;
 };
 

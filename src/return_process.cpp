@@ -44,6 +44,8 @@ struct child_job {
     int status_fd;   // the watcher's end of the report pipe
     int control_fd;  // the watcher's end of the control pipe
     bool daemon;
+    fork_hooks forks;
+    bool reset_crash_signals;
 };
 
 // The process function seen as a work function, so that run_item gives it
@@ -99,8 +101,13 @@ int run_watcher(void* arg) {
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
     const int sigchld_fd = above_stdio(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
     const pid_t self = ::getpid();
+    job->forks.before();
     const pid_t child = ::fork();
+    const int fork_errno = errno;
     if (child == 0) {
+        job->forks.after_in_child();
+        if (job->reset_crash_signals)
+            reset_crash_signals();
         ::close(job->status_fd);
         ::close(job->control_fd);
         if (sigchld_fd >= 0)
@@ -109,7 +116,7 @@ int run_watcher(void* arg) {
         ::sigprocmask(SIG_SETMASK, &host_mask, nullptr);
         become_child(run_child, job, job->result_fd, job->daemon, self);
     }
-    const int fork_errno = errno;
+    job->forks.after_in_parent();
     // Only the child holds the write end now: its death ends the stream.
     ::close(job->result_fd);
     if (child < 0) {
@@ -148,7 +155,8 @@ int run_watcher(void* arg) {
 
 }  // namespace
 
-return_process::return_process(const process_call& call, bool daemon) {
+return_process::return_process(const process_call& call, bool daemon, const fork_hooks& forks,
+                               bool reset_crash_signals) {
     std::lock_guard<std::mutex> hold(start_lock);
     pipe_pair result = make_pipe();
     pipe_pair status = make_pipe();
@@ -156,12 +164,12 @@ return_process::return_process(const process_call& call, bool daemon) {
     // Best effort: a larger pipe means fewer wake-ups for a large result.
     try_grow_pipe(result.write_end.get(), 1 << 20);
     set_nonblocking(control.write_end.get());
-    child_job job{call, result.write_end.get(), status.write_end.get(), control.read_end.get(),
-                  daemon};
+    child_job job{call,   result.write_end.get(), status.write_end.get(), control.read_end.get(),
+                  daemon, forks,                  reset_crash_signals};
     watcher_ = spawn_child(run_watcher, &job,
                            {result.write_end.get(), status.write_end.get(),
                             control.read_end.get()},
-                           -1, daemon)
+                           -1, daemon, forks)
                    .release();
     result_fd_ = std::move(result.read_end);
     status_fd_ = std::move(status.read_end);
@@ -338,7 +346,7 @@ int return_process::read_outcome() {
         return finish(PM_OK, std::string());
     }
     if (item.status == PM_EITEM)
-        return finish(PM_EITEM, std::string(item.data, item.len));
+        return finish(PM_EITEM, std::string(item.message, item.message_len));
     return finish(PM_EIO, describe() + " sent a result with status " +
                               std::to_string(item.status));
 }

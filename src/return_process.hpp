@@ -19,6 +19,7 @@
 
 #include "frame_codec.hpp"
 #include "parmapper.h"
+#include "settings.hpp"
 #include "unique_fd.hpp"
 
 namespace pm::core {
@@ -32,7 +33,8 @@ class return_process {
 public:
     // Forks now. Throws PM_ESYS (pipe, fork) or std::bad_alloc, leaving no
     // process and no descriptor behind.
-    return_process(const process_call& call, bool daemon);
+    return_process(const process_call& call, bool daemon, const fork_hooks& forks = {},
+                   bool reset_crash_signals = false);
     // A child that was not joined is killed (SIGKILL) and reaped.
     ~return_process();
     return_process(const return_process&) = delete;

@@ -31,6 +31,41 @@ struct map_settings {
     void* hooks_user_data = nullptr;
     bool progress_bar = false;   // draw the built-in bar on stderr
     std::string progress_label;  // sanitized; empty for none
+    // For runtimes and bindings (since 0.3).
+    pm_fork_fn fork_prepare = nullptr;
+    pm_fork_fn fork_parent = nullptr;
+    pm_fork_fn fork_child = nullptr;
+    void* fork_user_data = nullptr;
+    pm_thread_fn thread_start = nullptr;
+    pm_thread_fn thread_stop = nullptr;
+    void* thread_user_data = nullptr;
+    char* error_buffer = nullptr;
+    size_t error_buffer_len = 0;
+    bool reset_crash_signals = false;
+};
+
+// The fork hooks, as every forking part of the engine calls them.
+struct fork_hooks {
+    pm_fork_fn prepare = nullptr;
+    pm_fork_fn parent = nullptr;
+    pm_fork_fn child = nullptr;
+    void* user_data = nullptr;
+
+    static fork_hooks of(const map_settings& s) noexcept {
+        return {s.fork_prepare, s.fork_parent, s.fork_child, s.fork_user_data};
+    }
+    void before() const noexcept {
+        if (prepare)
+            prepare(user_data);
+    }
+    void after_in_parent() const noexcept {
+        if (parent)
+            parent(user_data);
+    }
+    void after_in_child() const noexcept {
+        if (child)
+            child(user_data);
+    }
 };
 
 // The work function and its user_data, and the hooks around a worker's life,
@@ -41,6 +76,10 @@ struct work_spec {
     pm_worker_init_fn init = nullptr;
     pm_worker_exit_fn exit = nullptr;
     void* hooks_user_data = nullptr;
+    pm_chunk_fn chunk_fn = nullptr;  // instead of fn: a chunk at a time
+    pm_thread_fn thread_start = nullptr;
+    pm_thread_fn thread_stop = nullptr;
+    void* thread_user_data = nullptr;
 };
 
 }  // namespace pm::core

@@ -130,6 +130,8 @@ struct template_child {
     // mask, as in the caller.
     ::sigaction(SIGCHLD, &host.sigchld, nullptr);
     ::sigprocmask(SIG_SETMASK, &host.mask, nullptr);
+    if (recipe.reset_crash_signals)
+        reset_crash_signals();
     int task_fd = fds[0].release();
     int result_fd = fds[1].release();
     activity_board board = activity_board::attach(fds[2].release(), recipe.threads);
@@ -247,8 +249,11 @@ struct template_child {
         }
         exit_pipe[0] = above_stdio(exit_pipe[0]);
         exit_pipe[1] = above_stdio(exit_pipe[1]);
+        recipe.forks.before();
         pid_t pid = ::fork();
+        const int fork_errno = errno;
         if (pid == 0) {
+            recipe.forks.after_in_child();
             forget_library_fd(sock);
             ::close(sock);
             if (sigchld_fd >= 0)
@@ -261,7 +266,8 @@ struct template_child {
             }
             run_worker_process(recipe, self, caller_signals, req.worker_id, fds);
         }
-        int err = errno;
+        recipe.forks.after_in_parent();
+        int err = fork_errno;
         // Our copies of the worker's ends go before the caller hears of it:
         // held any longer, a worker that exits fast could look alive to the
         // caller's read of its result stream after its pidfd said it died.
@@ -321,13 +327,17 @@ spawner::spawner(const worker_recipe& recipe) {
     unique_fd ours(sv[0]), theirs(sv[1]);
     const pid_t host = ::getpid();
     use_pidfds_ = pidfds_work();
+    recipe.forks.before();
     pid_t pid = ::fork();
-    if (pid < 0)
-        throw_system_error("fork", errno);
+    const int fork_errno = errno;
     if (pid == 0) {
+        recipe.forks.after_in_child();
         ours.reset();
         run_template(theirs.get(), recipe, host, use_pidfds_);
     }
+    recipe.forks.after_in_parent();
+    if (pid < 0)
+        throw_system_error("fork", fork_errno);
     template_ = child_process(pid);
     sock_ = std::move(ours);
 }

@@ -36,6 +36,8 @@ struct worker_recipe {
     uint32_t threads = 1;
     bool daemon = true;
     inherited_input input;  // a one-shot map's array input, for range frames
+    fork_hooks forks;       // around the template's fork and each worker's
+    bool reset_crash_signals = false;
 };
 
 struct spawned_worker {

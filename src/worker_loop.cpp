@@ -185,9 +185,33 @@ std::string decode(const frame_header& h, const char* payload, const inherited_i
 // Runs a task's items into out, and writes their results: once the task is
 // done, or part of it whenever enough result bytes or enough time have
 // gathered. False if the result pipe failed.
+// A chunk work function gets the task's items as arrays: made here (the
+// vectors are reused from task to task).
+struct chunk_arrays {
+    std::vector<const void*> items;
+    std::vector<size_t> lens;
+};
+
 bool run_task(const task_view& task, const work_spec& work, const worker_context& where,
-              result_stream& out, std::mutex* write_lock) {
+              result_stream& out, std::mutex* write_lock, chunk_arrays& arrays) {
     task_items items(task);
+    if (work.chunk_fn) {
+        arrays.items.resize(task.count);
+        arrays.lens.resize(task.count);
+        for (uint32_t i = 0; i < task.count; ++i) {
+            const char* data;
+            items.next(&data, &arrays.lens[i]);
+            arrays.items[i] = data;
+        }
+        result_builder& frame = out.open(task.first_index);
+        const uint64_t start = monotonic_ns();
+        run_chunk_fn(work, where, task.first_index, task.count, arrays.items.data(),
+                     arrays.lens.data(), frame);
+        std::unique_lock<std::mutex> hold;
+        if (write_lock)
+            hold = std::unique_lock<std::mutex>(*write_lock);
+        return out.flush(monotonic_ns() - start);
+    }
     while (items.more()) {
         result_builder& frame = out.open(items.next_index());
         const uint64_t start = monotonic_ns();
@@ -222,6 +246,7 @@ worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work,
                             const worker_context& where, const inherited_input& input) {
     task_reader tasks(task_fd);
     result_stream results(result_fd);
+    chunk_arrays arrays;
     std::string problem;
     for (;;) {
         switch (tasks.next(&problem)) {
@@ -232,7 +257,7 @@ worker_exit single_threaded(int task_fd, int result_fd, const work_spec& work,
                 PM_LOG(err, "worker: {}", problem);
                 return worker_exit_bad_frame;
             }
-            if (!run_task(view, work, where, results, nullptr))
+            if (!run_task(view, work, where, results, nullptr, arrays))
                 return worker_exit_channel;
             break;
         }
@@ -272,6 +297,19 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
     auto run = [&](uint32_t thread) {
         const worker_context where = context_for(base, board, thread);
         result_stream results(result_fd);
+        chunk_arrays arrays;
+        // A runtime attaches this thread before its first item and detaches
+        // it after its last.
+        if (work.thread_start)
+            work.thread_start(where.worker_id, thread, work.thread_user_data);
+        struct stop_hook {
+            const work_spec& work;
+            uint32_t id, thread;
+            ~stop_hook() {
+                if (work.thread_stop)
+                    work.thread_stop(id, thread, work.thread_user_data);
+            }
+        } stop{work, where.worker_id, thread};
         for (;;) {
             owned_task task;
             {
@@ -288,7 +326,7 @@ worker_exit multi_threaded(int task_fd, int result_fd, const work_spec& work,
             if (!problem.empty()) {
                 PM_LOG(err, "worker: {}", problem);
                 exit = worker_exit_bad_frame;
-            } else if (!run_task(view, work, where, results, &write_lock)) {
+            } else if (!run_task(view, work, where, results, &write_lock, arrays)) {
                 exit = worker_exit_channel;
             }
             if (exit != worker_exit_ok) {

@@ -80,7 +80,8 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             return;
         }
         flush_stdio_before_fork();
-        worker_recipe recipe{work, threads_, settings.daemon, input};
+        worker_recipe recipe{work, threads_, settings.daemon, input,
+                             fork_hooks::of(settings), settings.reset_crash_signals};
         spawner_ = std::make_unique<spawner>(recipe);
         for (uint32_t i = 0; i < settings.processes; ++i) {
             auto w = std::make_unique<worker>();

@@ -83,7 +83,8 @@ enum {
     PM_EITEM = -8,      /* the work function reported failure for an item */
     PM_EINPUT = -9,     /* the input callback reported failure */
     PM_ESYS = -10,      /* a system call failed (fork, pipe, thread creation) */
-    PM_ETIMEOUT = -11   /* an item ran past the item timeout (since 0.2) */
+    PM_ETIMEOUT = -11,  /* an item ran past the item timeout (since 0.2) */
+    PM_EAGAIN = -12     /* pm_map_next_batch: nothing yet, the wait timed out (since 0.3) */
 };
 
 /* Error modes: what a failed item does to the map (pm_options_set_error_mode). */
@@ -169,6 +170,29 @@ typedef void (*pm_progress_fn)(uint64_t done, uint64_t total, void *user_data);
  * worker stops normally (not when it crashes or is killed), with the state. */
 typedef int (*pm_worker_init_fn)(uint32_t worker_id, void **state, void *user_data);
 typedef void (*pm_worker_exit_fn)(uint32_t worker_id, void *state, void *user_data);
+
+/* A chunk work function (since 0.3), for pm_map_create_chunked() and
+ * pm_pool_create_chunked(): called once per chunk with all its items, so a
+ * work function written in another language crosses into it once per chunk,
+ * not once per item. items[i] (lens[i] bytes, valid during the call) is item
+ * first_index + i, for i below count. It writes the results in order: for
+ * each item, its bytes with pm_sink_write() or pm_sink_reserve(), then
+ * pm_sink_end_item(out, 0); or a failure: pm_sink_set_error() (and perhaps
+ * pm_sink_set_error_payload()), then pm_sink_end_item(out, 1). Return 0
+ * once every item is ended; items it did not end fail ("the chunk function
+ * returned before ending item N"), and a nonzero return fails them with the
+ * message of the last pm_sink_set_error(). Runs where a pm_work_fn would (a
+ * worker, or the caller in-process); for timeouts and crashes the item
+ * running is the first one not yet ended. */
+typedef int (*pm_chunk_fn)(uint64_t first_index, size_t count, const void *const *items,
+                           const size_t *lens, pm_sink *out, void *user_data);
+
+/* Fork hooks (since 0.3), see pm_options_set_fork_hooks(). */
+typedef void (*pm_fork_fn)(void *user_data);
+
+/* Worker-thread hooks (since 0.3), see pm_options_set_thread_hooks().
+ * thread: 0 to threads - 1 within the worker. */
+typedef void (*pm_thread_fn)(uint32_t worker_id, uint32_t thread, void *user_data);
 
 /* ------------------------------------------------------------------------ */
 /* Version and errors. All of these: any thread, never fail. */
@@ -314,6 +338,52 @@ PM_API int pm_options_set_max_worker_rss(pm_options *opts, uint64_t bytes);
 PM_API int pm_options_set_worker_hooks(pm_options *opts, pm_worker_init_fn init,
                                        pm_worker_exit_fn exit, void *user_data);
 
+/* For runtimes and bindings (since 0.3 for everything to the end of this
+ * section). */
+
+/* Hooks around every fork the library makes for maps, pools, background
+ * processes and pm_pareval(): prepare(user_data) just before fork() and
+ * parent(user_data) just after it, in the forking thread; child(user_data)
+ * first thing in the new process. The library forks from the caller's
+ * thread (a pool's or map's template process, a background process's
+ * watcher) and from those processes (each worker; the background process),
+ * so the hooks also run in a template (prepare and parent, around each
+ * worker it forks) and in a watcher. A runtime takes its locks and flushes
+ * its buffers in prepare, and re-initialises itself in child, as Python's
+ * PyOS_BeforeFork(), PyOS_AfterFork_Parent() and PyOS_AfterFork_Child() do.
+ * NULL for any of them to skip it. user_data must stay valid while maps,
+ * pools or processes made with these options live. In-process maps do not
+ * fork and run no hook. @return PM_OK, PM_EINVAL. */
+PM_API int pm_options_set_fork_hooks(pm_options *opts, pm_fork_fn prepare, pm_fork_fn parent,
+                                     pm_fork_fn child, void *user_data);
+/* Hooks on each worker thread the library starts to run items (threads > 1:
+ * in worker processes, and in the calling process for an in-process map):
+ * start(worker_id, thread, user_data) before the thread's first item, stop
+ * after its last, on that thread, so a runtime can attach and detach it.
+ * With one thread per worker items run on the worker's main thread and the
+ * hooks do not run. NULL to skip either. user_data is a fork-time copy in a
+ * worker. @return PM_OK, PM_EINVAL. */
+PM_API int pm_options_set_thread_hooks(pm_options *opts, pm_thread_fn start, pm_thread_fn stop,
+                                       void *user_data);
+/* An error message buffer for the calls that take these options and can
+ * fail: pm_map_create(), pm_map_create_chunked(), pm_pool_create(),
+ * pm_pool_create_chunked(), pm_pool_map(), pm_process_start() and
+ * pm_pareval(). When such a call fails, its message is also written to buf
+ * (NUL-terminated, cut to len - 1 bytes), whatever thread makes the call:
+ * for runtimes whose code moves between OS threads (Go), where the
+ * thread-local pm_last_error() may belong to another call. buf must stay
+ * valid while calls use these options, and two calls must not use the same
+ * buffer at once. NULL or len 0: none (the default). @return PM_OK,
+ * PM_EINVAL. */
+PM_API int pm_options_set_error_buffer(pm_options *opts, char *buf, size_t len);
+/* Nonzero: in each worker process, before its init hook, the signals that
+ * end a process on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+ * SIGTRAP, SIGSYS) get their default action back, so that a crash in a work
+ * function is seen as that signal even in a host whose runtime installs
+ * handlers for them (Go's turns a SIGSEGV into exit status 2). 0 (default):
+ * workers keep the handlers they inherit. @return PM_OK, PM_EINVAL. */
+PM_API int pm_options_set_reset_crash_signals(pm_options *opts, int reset);
+
 /* ------------------------------------------------------------------------ */
 /* Inputs. An input is consumed by the pm_map_create()/pm_pool_map() call it
  * is passed to, whether that call succeeds or fails: do not use or destroy it
@@ -346,6 +416,17 @@ PM_API int pm_feed_push(pm_feed *feed, const void *data, size_t len);
 /* Inside a pm_input_fn: message for the error it is about to return (copied).
  * @return PM_OK, PM_EINVAL. */
 PM_API int pm_feed_set_error(pm_feed *feed, const char *message);
+/* Inside a pm_input_fn: push count items at once, item i being lens[i]
+ * bytes, all back to back from data (copied before return; data may be
+ * NULL when they are all empty). Since 0.3. @return PM_OK, PM_EINVAL,
+ * PM_ENOMEM. */
+PM_API int pm_feed_push_packed(pm_feed *feed, const void *data, const size_t *lens,
+                               size_t count);
+/* Inside a pm_input_fn: how many items the feeder asks for now, counting
+ * those pushed in this call (at least 1), so that a callback that pushes
+ * several per call can stop at that many and keep the in-flight bound
+ * exact. NULL: 0. Since 0.3. */
+PM_API size_t pm_feed_wanted(const pm_feed *feed);
 
 /* ------------------------------------------------------------------------ */
 /* Inside a work function: the result. Only valid during that call, on the
@@ -361,6 +442,17 @@ PM_API int pm_sink_reserve(pm_sink *out, size_t len, void **buf);
 /* Message reported with the item if the work function returns nonzero
  * (copied; the result bytes are then discarded). @return PM_OK, PM_EINVAL. */
 PM_API int pm_sink_set_error(pm_sink *out, const char *message);
+/* Bytes carried by the item's failure besides its message (copied), for a
+ * caller that re-raises it: a pickled exception, a panic payload, an error
+ * value. Only used if the item fails; returned by pm_map_error_payload()
+ * and as a failed entry's bytes by pm_map_next_batch(). The last call wins.
+ * Since 0.3. @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+PM_API int pm_sink_set_error_payload(pm_sink *out, const void *data, size_t len);
+/* In a pm_chunk_fn: ends the current item; failed 0: its result is what was
+ * written since the last call, else it fails with the message (and payload)
+ * set since then. The next item starts. Since 0.3. @return PM_OK,
+ * PM_EINVAL (NULL, not in a chunk function, or every item ended already). */
+PM_API int pm_sink_end_item(pm_sink *out, int failed);
 /* The id of the worker running this item (0 to processes - 1; 0 in-process).
  * NULL: 0. Since 0.2. */
 PM_API uint32_t pm_sink_worker_id(const pm_sink *out);
@@ -435,6 +527,48 @@ PM_API void pm_map_destroy(pm_map *map);
  * interrupted there. Idempotent. @return PM_OK, PM_EINVAL (NULL map). */
 PM_API int pm_map_cancel(pm_map *map);
 
+/* Batched steps (since 0.3 for everything to the end of this section). */
+
+/* pm_map_create() with a chunk work function (see pm_chunk_fn); otherwise
+ * the same in every respect. */
+PM_API int pm_map_create_chunked(pm_map **out, const pm_options *opts, pm_input *input,
+                                 pm_chunk_fn work, void *user_data, pm_destroy_fn destroy);
+
+/* Step the map several results at a time: waits until at least one result
+ * is ready (or the map ends, or timeout_ms passes; -1: no timeout), then
+ * hands over up to max of the results that are ready, without waiting for
+ * more. Entry i is item indices[i] with status statuses[i]: PM_OK with its
+ * result in data[i], lens[i]; or, in PM_ERRORS_RETURN mode, a failure code
+ * with its payload in data[i], lens[i] (NULL, 0 if none) and its message in
+ * pm_map_entry_error(map, i). Pointers stay valid until the next step or
+ * destroy of this map. The return value says what follows:
+ * - PM_OK: *count (>= 1) entries; the map goes on;
+ * - PM_DONE: the map is over: every result has been delivered (*count, 0
+ *   or more, are the last ones);
+ * - PM_EAGAIN: timeout_ms passed with no result (*count 0); call again;
+ * - a final failure (the codes of pm_map_next()): the map is over; its last
+ *   entry is the failure (its status and index; for PM_ECANCELED, PM_ESYS,
+ *   PM_ENOMEM and PM_EINTERNAL index 0), the entries before it are results;
+ * - PM_EINVAL (max 0, or a NULL array or count) and PM_ESTATE (as
+ *   pm_map_next()): nothing happened, *count 0.
+ * The progress callback and bar run once per call, with every result
+ * delivered by it counted. In-process maps with one thread run the items in
+ * this call, at least one and at most max, until timeout_ms has passed (it
+ * does not cut a running item short). Thread-safety: as pm_map_next(); the
+ * two may be mixed on one map. */
+PM_API int pm_map_next_batch(pm_map *map, size_t max, int timeout_ms, uint64_t *indices,
+                             int *statuses, const void **data, size_t *lens, size_t *count);
+
+/* The message of entry i of the last pm_map_next_batch() on map ("" for
+ * PM_OK entries, and for i past the last entry or a NULL map). Valid until
+ * the next step or destroy. Never NULL. */
+PM_API const char *pm_map_entry_error(const pm_map *map, size_t i);
+
+/* The payload of the last pm_map_next() failure (set with
+ * pm_sink_set_error_payload()): *data and *len, NULL and 0 if none. Valid
+ * until the next step or destroy. @return PM_OK, PM_EINVAL (NULL map). */
+PM_API int pm_map_error_payload(const pm_map *map, const void **data, size_t *len);
+
 /* ------------------------------------------------------------------------ */
 /* Pools: workers forked once and reused by several maps, one map at a time. */
 
@@ -449,6 +583,9 @@ PM_API int pm_map_cancel(pm_map *map);
 PM_API int pm_pool_create(pm_pool **out, const pm_options *opts,
                           pm_work_fn work, void *user_data,
                           pm_destroy_fn destroy);
+/* pm_pool_create() with a chunk work function (see pm_chunk_fn). Since 0.3. */
+PM_API int pm_pool_create_chunked(pm_pool **out, const pm_options *opts, pm_chunk_fn work,
+                                  void *user_data, pm_destroy_fn destroy);
 
 /* Start a map over input on the pool's workers. opts (NULL: the pool's)
  * gives the per-map settings: chunk size, ordered, total, error mode

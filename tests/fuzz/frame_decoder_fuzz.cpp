@@ -119,7 +119,8 @@ bool decode_frame(frame_reader& reader) {
             if (it.status != PM_OK && first_failed == UINT64_MAX)
                 first_failed = it.index;
             seen ^= touch(it.data, it.len);
-            bytes += it.len;
+            seen ^= touch(it.message, it.message_len);
+            bytes += it.len + it.message_len;
         }
         FUZZ_REQUIRE(chunk.exhausted());
         FUZZ_REQUIRE(chunk.first_failed() == first_failed);

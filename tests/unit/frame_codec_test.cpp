@@ -74,6 +74,8 @@ TEST(FrameCodec, ResultRoundTripsWithFailures) {
     r.end_item_failed(PM_EITEM, "boom");
     r.begin_item();
     r.end_item_ok();  // empty result
+    r.begin_item();
+    r.end_item_failed(PM_EITEM, "with payload", std::string("\0pickled", 8));
     struct iovec iov[3];
     auto wire = flatten(iov, r.to_iovecs(10, 999, iov));
     frame_header h = header_of(wire);
@@ -87,10 +89,15 @@ TEST(FrameCodec, ResultRoundTripsWithFailures) {
     EXPECT_EQ(std::string(a.data, a.len), "ok");
     auto b = c.take();
     EXPECT_EQ(b.status, PM_EITEM);
-    EXPECT_EQ(std::string(b.data, b.len), "boom");  // partial result dropped
+    EXPECT_EQ(std::string(b.message, b.message_len), "boom");  // partial result dropped
+    EXPECT_EQ(b.len, 0u);  // no payload
     auto e = c.take();
     EXPECT_EQ(e.status, PM_OK);
     EXPECT_EQ(e.len, 0u);
+    auto p = c.take();
+    EXPECT_EQ(p.status, PM_EITEM);
+    EXPECT_EQ(std::string(p.message, p.message_len), "with payload");
+    EXPECT_EQ(std::string(p.data, p.len), std::string("\0pickled", 8));
     EXPECT_TRUE(c.exhausted());
 }
 
@@ -261,6 +268,7 @@ TEST(FrameCodec, ResultDecodeRejectsInconsistentTables) {
         {"unknown status", {{6, 7, 0}}, "abcdef", "unknown status 7"},
         {"negative status", {{6, PM_EIO, 0}}, "abcdef", "unknown status -4"},
         {"reserved field", {{6, PM_OK, 1}}, "abcdef", "reserved"},
+        {"long message", {{6, PM_EITEM, 7}}, "abcdef", "message longer than its failure"},
     };
     for (const bad_case& c : cases) {
         auto p = result_payload(c.table, c.data);

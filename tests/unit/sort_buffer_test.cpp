@@ -62,7 +62,7 @@ TEST(SortBuffer, MovedChunkKeepsItsData) {
     ASSERT_TRUE(buf.pop_ready(out));
     auto it = out.take();
     EXPECT_EQ(it.status, PM_EWORKER);
-    EXPECT_EQ(std::string(it.data, it.len), "worker lost");
+    EXPECT_EQ(std::string(it.message, it.message_len), "worker lost");
     it = out.take();
     EXPECT_EQ(it.index, 1u);
     EXPECT_TRUE(out.exhausted());
