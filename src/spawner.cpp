@@ -15,6 +15,7 @@
 #include "pidfd.hpp"
 #include "sys_io.hpp"
 
+#include "exec_start.hpp"
 #include "template_process.hpp"
 #include "template_protocol.hpp"
 
@@ -34,6 +35,26 @@ spawner::spawner(const worker_recipe& recipe) {
     unique_fd ours(sv[0]), theirs(sv[1]);
     const pid_t host = ::getpid();
     use_pidfds_ = pidfds_work();
+    if (recipe.exec) {
+        // posix_spawn: no fork of this (perhaps multithreaded) process.
+        exec_role role;
+        role.what = exec_role::kind::template_process;
+        role.work_name = recipe.work_name;
+        role.hooks_name = recipe.hooks_name;
+        role.threads = recipe.threads;
+        role.daemon = recipe.daemon;
+        role.reset_crash_signals = recipe.reset_crash_signals;
+        role.use_pidfds = use_pidfds_;
+        role.parent = host;
+        const int sock = theirs.get();
+        int err = 0;
+        const pid_t pid = spawn_self(role, &sock, 1, &err);
+        if (pid < 0)
+            throw_system_error("posix_spawn (an exec-mode template process)", err);
+        template_ = child_process(pid);
+        sock_ = std::move(ours);
+        return;
+    }
     recipe.forks.before();
     pid_t pid = ::fork();
     const int fork_errno = errno;

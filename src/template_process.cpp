@@ -20,6 +20,7 @@
 #include "fd_registry.hpp"
 #include "pidfd.hpp"
 #include "sys_io.hpp"
+#include "exec_start.hpp"
 #include "template_protocol.hpp"
 #include "worker_loop.hpp"
 
@@ -98,8 +99,11 @@ struct template_child {
 
     // Without pidfds, a SIGCHLD through a signalfd says when to reap (a
     // signal blocked in this single-threaded process waits for us there).
+    // A template started by exec may run in a multithreaded runtime (Go's),
+    // whose other threads would take the signal: it checks every
+    // reap_check_ms instead.
     int sigchld_fd = -1;
-    if (!use_pidfds) {
+    if (!use_pidfds && !recipe.exec) {
         sigset_t chld;
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);
@@ -176,9 +180,26 @@ struct template_child {
         }
         exit_pipe[0] = above_stdio(exit_pipe[0]);
         exit_pipe[1] = above_stdio(exit_pipe[1]);
-        recipe.forks.before();
-        pid_t pid = ::fork();
-        const int fork_errno = errno;
+        pid_t pid;
+        int fork_errno = 0;
+        if (recipe.exec) {
+            // A fresh run of the program, given its descriptors and role.
+            exec_role role;
+            role.what = exec_role::kind::worker;
+            role.work_name = recipe.work_name;
+            role.hooks_name = recipe.hooks_name;
+            role.threads = recipe.threads;
+            role.worker_id = req.worker_id;
+            role.daemon = recipe.daemon;
+            role.reset_crash_signals = recipe.reset_crash_signals;
+            role.parent = self;
+            const int worker_fds[3] = {fds[0].get(), fds[1].get(), fds[2].get()};
+            pid = spawn_self(role, worker_fds, 3, &fork_errno);
+        } else {
+            recipe.forks.before();
+            pid = ::fork();
+            fork_errno = errno;
+        }
         if (pid == 0) {
             recipe.forks.after_in_child();
             forget_library_fd(sock);
@@ -193,7 +214,8 @@ struct template_child {
             }
             run_worker_process(recipe, self, caller_signals, req.worker_id, fds);
         }
-        recipe.forks.after_in_parent();
+        if (!recipe.exec)
+            recipe.forks.after_in_parent();
         int err = fork_errno;
         // Our copies of the worker's ends go before the caller hears of it:
         // held any longer, a worker that exits fast could look alive to the
