@@ -14,6 +14,13 @@
 
 namespace pm {
 
+namespace detail {
+// Tags a worker_error of a pm::process, which has no items.
+struct process_failure_t {
+    explicit constexpr process_failure_t() = default;
+};
+}  // namespace detail
+
 /* A failed libparmapper call or map: status() is the C API's PM_E* code and
  * what() its message. Thrown by pm::map, pm::pool and the other C++ entry
  * points when the C API reports a failure that is not one item's (a fork
@@ -50,6 +57,9 @@ enum class failure {
  * - message(): the thrown exception's what() (empty if it was not a
  *   std::exception), or what happened to the worker or to the decoding.
  * what() combines them: "item 7: std::out_of_range: vector::_M_range_check".
+ * A pm::process has no items: its errors have index() 0 and what() names
+ * the process instead ("pm::process: app::overheated: 90 degrees",
+ * "pm::process: process (pid 4242) killed by signal 9 (SIGKILL)").
  * status() is PM_EWORKER for worker_died, PM_ETIMEOUT for timed_out and
  * PM_EITEM otherwise.
  * Since: 0.2 */
@@ -59,6 +69,15 @@ public:
         : error(status_of(kind), describe(kind, index, type_name, message)),
           kind_(kind),
           index_(index),
+          type_name_(std::move(type_name)),
+          message_(std::move(message)) {}
+
+    /* The failure of a pm::process (used by return_process::join()). */
+    worker_error(detail::process_failure_t, failure kind, std::string type_name,
+                 std::string message)
+        : error(status_of(kind), describe_process(kind, type_name, message)),
+          kind_(kind),
+          index_(0),
           type_name_(std::move(type_name)),
           message_(std::move(message)) {}
 
@@ -81,7 +100,21 @@ private:
 
     static std::string describe(failure kind, uint64_t index, const std::string& type_name,
                                 const std::string& message) {
-        std::string s = "item " + std::to_string(index) + ": ";
+        return "item " + std::to_string(index) + ": " + describe_kind(kind, type_name, message);
+    }
+
+    // The process's own message names it ("process (pid 4242) killed by ..."),
+    // so a death needs no word of its own.
+    static std::string describe_process(failure kind, const std::string& type_name,
+                                        const std::string& message) {
+        if (kind == failure::worker_died && !message.empty())
+            return "pm::process: " + message;
+        return "pm::process: " + describe_kind(kind, type_name, message);
+    }
+
+    static std::string describe_kind(failure kind, const std::string& type_name,
+                                     const std::string& message) {
+        std::string s;
         switch (kind) {
         case failure::exception:
             s += type_name.empty() ? "exception" : type_name;
