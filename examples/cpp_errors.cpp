@@ -34,7 +34,7 @@ int main() {
     const std::vector<int> ids{1, 2, 3, 4, 5, 6, 7, 8};
     const auto opts = pm::options{}.processes(2);
 
-    std::printf("raise (the default with several processes):\n  ");
+    std::printf("raise (the default, with any number of processes):\n  ");
     try {
         for (int p : pm::map(price, ids, opts)) std::printf("%d ", p);
     } catch (const pm::worker_error& e) {

@@ -103,7 +103,7 @@ auto map(F&& f, Items&& items, const Pieces&... pieces) {
         constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
         return detail::start_one_shot<item_t, return_mode, indexed>(
             std::move(call), std::forward<Items>(items), opts.values(),
-            detail::c_error_mode<mode>(opts.values().processes == 1));
+            detail::c_error_mode<mode>());
     } else {
         return map_range<detail::invalid_call>(nullptr);  // a compile error was given
     }

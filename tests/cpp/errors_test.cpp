@@ -185,16 +185,96 @@ TEST_P(ErrorModes, InlinePropagatesTheSameExceptionObject) {
     }
 }
 
-TEST_P(ErrorModes, AutomaticIsInlineForOneProcessAndRaiseOtherwise) {
-    auto f = [](int x) {
-        if (x == 2) throw app::parse_error(x);
+// The default mode does not depend on the process count: a program whose
+// count comes from its command line catches the same exception with any.
+TEST_P(ErrorModes, DefaultThrowsWorkerErrorForEveryProcessCount) {
+    for (uint32_t threads : {1u, 2u}) {
+        std::vector<int> got;
+        try {
+            for (int r : pm::map(
+                     [](int x) {
+                         if (x == 13) app::fail_as(x);
+                         return x;
+                     },
+                     iota(20), opts().threads(threads).chunksize(1)))
+                got.push_back(r);
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            EXPECT_EQ(e.kind(), pm::failure::exception);
+            EXPECT_EQ(e.index(), 13u);
+            EXPECT_EQ(e.type_name(), "app::coded_error<7>");
+            EXPECT_EQ(e.message(), "bad line 13");
+            EXPECT_STREQ(e.what(), "item 13: app::coded_error<7>: bad line 13");
+        } catch (...) {
+            ADD_FAILURE() << "not a pm::worker_error, with " << threads << " threads";
+        }
+        EXPECT_EQ(got, iota(13));
+    }
+    {  // A pool's default too.
+        auto pool = pm::make_pool<int>(
+            [](int x) {
+                if (x == 3) throw app::parse_error(x);
+                return x;
+            },
+            opts());
+        EXPECT_THROW(pm::to_vector(pool.map(iota(5))), pm::worker_error);
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// The original exception object: reachable from the worker_error when the
+// item ran in this process (one process), absent when it ran in a worker.
+TEST_P(ErrorModes, WorkerErrorKeepsTheOriginalExceptionWhenInProcess) {
+    auto throwing = [](int x) {
+        if (x == 4) {
+            try {
+                throw app::parse_error(x);
+            } catch (const app::parse_error& e) {
+                g_thrown = &e;
+                throw;
+            }
+        }
         return x;
     };
-    if (processes() == 1) {
-        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), app::parse_error);
-    } else {
-        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), pm::worker_error);
+    auto check = [&](const pm::worker_error& e) {
+        EXPECT_EQ(e.index(), 4u);
+        EXPECT_EQ(e.type_name(), "app::parse_error");
+        if (processes() == 1) {
+            ASSERT_TRUE(e.original());
+            try {
+                e.rethrow_original();
+                ADD_FAILURE() << "rethrow_original() returned";
+            } catch (const app::parse_error& original) {
+                EXPECT_EQ(&original, g_thrown) << "a copy, not the thrown object";
+                EXPECT_EQ(original.line, 4);
+            }
+        } else {
+            EXPECT_FALSE(e.original());
+            e.rethrow_original();  // nothing to rethrow: returns
+        }
+    };
+    for (uint32_t threads : {1u, 3u}) {
+        g_thrown = nullptr;
+        try {
+            pm::to_vector(pm::map(throwing, iota(10), opts().threads(threads)));
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            check(e);
+        }
+        g_thrown = nullptr;
+        auto results = pm::to_vector(
+            pm::map(throwing, iota(10), opts().threads(threads).errors(pm::errors::return_)));
+        ASSERT_EQ(results.size(), 10u);
+        ASSERT_FALSE(results[4]);
+        check(results[4].error());
+        try {
+            results[4].value();
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            check(e);  // a copy of the error shares the original
+        }
     }
+    EXPECT_TRUE(pmtest::no_children());
 }
 
 TEST_P(ErrorModes, InputRangeExceptionPropagatesUnchangedInEveryMode) {

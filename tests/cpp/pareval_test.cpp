@@ -135,6 +135,30 @@ TEST_P(ParEval, FailedChunkThrowsNamingItsRows) {
     EXPECT_TRUE(pmtest::no_children());
 }
 
+// The default mode raises pm::error naming the rows with one process too.
+TEST_P(ParEval, DefaultModeThrowsPmErrorForEveryProcessCount) {
+    std::vector<double> xd(20, 1.0);
+    xd[13] = -1;
+    std::vector<float> xf(xd.begin(), xd.end());
+    auto expect_named_rows = [](auto&& run) {
+        try {
+            run();
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::error& e) {
+            EXPECT_EQ(e.status(), PM_EITEM);
+            EXPECT_NE(std::string(e.what()).find("rows 10 to 14 (chunk 3 of 4): "
+                                                 "std::domain_error: negative input"),
+                      std::string::npos)
+                << e.what();
+        } catch (...) {
+            ADD_FAILURE() << "not a pm::error";
+        }
+    };
+    expect_named_rows([&] { pm::pareval(fails_on_negative<double>, xd, 1, 1, {4, 0, 0}, opts()); });
+    expect_named_rows([&] { pm::pareval(fails_on_negative<float>, xf, 1, 1, {4, 0, 0}, opts()); });
+    EXPECT_TRUE(pmtest::no_children());
+}
+
 TEST_P(ParEval, ProgressCountsChunks) {
     std::vector<uint64_t> done;
     auto o = opts().on_progress([&](uint64_t d, uint64_t) { done.push_back(d); });

@@ -4,6 +4,7 @@
 #define PARMAPPER_CPP_ERRORS_HPP
 
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -62,15 +63,22 @@ enum class failure {
  * "pm::process: process (pid 4242) killed by signal 9 (SIGKILL)").
  * status() is PM_EWORKER for worker_died, PM_ETIMEOUT for timed_out and
  * PM_EITEM otherwise.
+ * - original(): the exception object the work function threw, when the item
+ *   ran in this process (processes(1), or a pool made with processes(1)):
+ *   rethrow_original() rethrows it (same type, same object). An item that
+ *   ran in a worker process left its exception there: original() is null
+ *   and rethrow_original() returns without throwing. Copies share it.
  * Since: 0.2 */
 class worker_error : public error {
 public:
-    worker_error(failure kind, uint64_t index, std::string type_name, std::string message)
+    worker_error(failure kind, uint64_t index, std::string type_name, std::string message,
+                 std::exception_ptr original = nullptr)
         : error(status_of(kind), describe(kind, index, type_name, message)),
           kind_(kind),
           index_(index),
           type_name_(std::move(type_name)),
-          message_(std::move(message)) {}
+          message_(std::move(message)),
+          original_(std::move(original)) {}
 
     /* The failure of a pm::process (used by return_process::join()). */
     worker_error(detail::process_failure_t, failure kind, std::string type_name,
@@ -85,6 +93,13 @@ public:
     uint64_t index() const noexcept { return index_; }
     const std::string& type_name() const noexcept { return type_name_; }
     const std::string& message() const noexcept { return message_; }
+    std::exception_ptr original() const noexcept { return original_; }
+
+    /* Rethrows original() if this process has it; returns otherwise. */
+    void rethrow_original() const {
+        if (original_)
+            std::rethrow_exception(original_);
+    }
 
 private:
     static int status_of(failure kind) noexcept {
@@ -138,6 +153,7 @@ private:
     uint64_t index_;
     std::string type_name_;
     std::string message_;
+    std::exception_ptr original_;
 };
 
 /* The value of one item in the `return_` error mode (the Python tool's

@@ -28,15 +28,19 @@ inline constexpr automatic_t automatic{};
  * decides what a map yields:
  * - errors::raise: the map yields results; the first failed item stops it,
  *   its workers are killed and reaped, and the iteration throws
- *   pm::worker_error (Python 'raise').
+ *   pm::worker_error (Python 'raise'), with any number of processes; with
+ *   processes(1) the item ran in this process and the worker_error also
+ *   holds the thrown object (worker_error::original()).
  * - errors::return_: the map yields pm::result<T> for every item, failed or
  *   not, and goes on (Python 'return').
  * - errors::inline_: everything runs in the calling process without fork
  *   (threads() still apply), and an exception thrown by the work function
  *   propagates out of the iteration unchanged: same type, same object
  *   (Python 'proc'). For debugging.
- * - errors::automatic (the default): inline_ when processes(1) was asked
- *   for, raise otherwise, like the Python tool's default.
+ * - errors::automatic (the default): raise, whatever the number of
+ *   processes, so that what a loop throws does not change with the process
+ *   count (a change: with processes(1) it used to be inline_, as the Python
+ *   tool, which lets the exception itself out with one process).
  * Since: 0.2 */
 namespace errors {
 struct automatic_t {

@@ -137,9 +137,9 @@ struct double_rows_state {
  * chunk, in a worker process (the array is inherited by fork, not copied),
  * and fills out (in.rows() rows of out_width). With threads() > 1 it runs on
  * several threads at once. opts: processes, threads, daemon and on_progress
- * (which counts chunks) are used; errors::inline_ (or the automatic mode
- * with processes(1)) runs every chunk in the calling process, and then an
- * exception f throws propagates unchanged.
+ * (which counts chunks) are used; errors::inline_ runs every chunk in the
+ * calling process, and then an exception f throws propagates unchanged (the
+ * automatic mode is raise, as for pm::map, with processes(1) too).
  * T = double calls the C library's pm_pareval(); any other element type
  * (cereal-serializable: float, int64_t, std::complex<double>, ...) maps the
  * chunks with pm::map and returns each chunk's rows as a std::vector<T>.
@@ -159,7 +159,7 @@ std::vector<T> pareval(F&& f, const T* x, size_t n, size_t ndim, size_t out_widt
                   "pm::pareval: f must be callable as f(pm::rows_view<const T> in, "
                   "pm::rows_view<T> out)");
     const bool inline_mode =
-        detail::c_error_mode<E>(opts.values().processes == 1) == PM_ERRORS_INLINE;
+        detail::c_error_mode<E>() == PM_ERRORS_INLINE;
     std::vector<T> y(n * out_width);
     if constexpr (std::is_same_v<T, double>) {
         detail::double_rows_state<std::remove_reference_t<F>> state(f, inline_mode);

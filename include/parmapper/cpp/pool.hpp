@@ -97,7 +97,7 @@ public:
         constexpr bool indexed = detail::count_v<detail::is_with_index, PerMap...> > 0;
         return detail::start_on_pool<Item, result_type, return_mode, indexed>(
             pool_.get(), work_, std::forward<Items>(items), o.values(),
-            detail::c_error_mode<map_mode>(one_process_));
+            detail::c_error_mode<map_mode>(), one_process_);
     }
 
     /* Live worker processes (0 for a pool that runs in the calling process). */
