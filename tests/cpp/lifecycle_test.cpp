@@ -273,6 +273,10 @@ TEST(Pool, InlinePoolPropagatesExceptions) {
               (std::vector<std::string>{"aa", "bb"}));
     EXPECT_THROW(pm::to_vector(pool.map(std::vector<std::string>{"a", "bad"})),
                  std::invalid_argument);
+    // Per-map options in the default mode: still inline.
+    EXPECT_THROW(pm::to_vector(pool.map(std::vector<std::string>{"a", "bad"},
+                                        pm::options{}.ordered(false))),
+                 std::invalid_argument);
 }
 
 TEST(Pool, MapOutlivesItsPool) {

@@ -95,9 +95,12 @@ public:
                       "pm::pool::map: a pool made with errors::inline_ runs every map inline");
         constexpr bool return_mode = std::is_same_v<map_mode, errors::return_t>;
         constexpr bool indexed = detail::count_v<detail::is_with_index, PerMap...> > 0;
+        // An inline pool's maps are inline, per-map options in the default
+        // mode included (the C pool would run them inline anyway).
+        constexpr bool inline_pool = std::is_same_v<ErrorMode, errors::inline_t>;
         return detail::start_on_pool<Item, result_type, return_mode, indexed>(
             pool_.get(), work_, std::forward<Items>(items), o.values(),
-            detail::c_error_mode<map_mode>(), one_process_);
+            inline_pool ? PM_ERRORS_INLINE : detail::c_error_mode<map_mode>(), one_process_);
     }
 
     /* Live worker processes (0 for a pool that runs in the calling process). */
