@@ -75,7 +75,7 @@ namespace pm {
  *     the argument mode (see cpp/arguments.hpp; by default f(item));
  *   pm::with_index: yield pm::indexed<T>{index, value}.
  * Returns: a map_range of f's (decayed) result type T, of pm::result<T> in
- *   the errors::return_ mode. The result type must be cereal-serializable
+ *   the errors::return_ and errors::runtime(...) modes. The result type must be cereal-serializable
  *   and default-constructible (a compile-time error says so otherwise).
  * Throws: pm::error when the map cannot start (PM_EINVAL for an option out of
  *   range, PM_ESYS if fork fails, PM_ENOMEM); nothing is left running then.
@@ -99,11 +99,13 @@ auto map(F&& f, Items&& items, const Pieces&... pieces) {
     if constexpr (item_ok && result_ok) {
         auto opts = detail::pick<detail::is_options>(options{}, pieces...);
         using mode = typename decltype(opts)::error_mode;
-        constexpr bool return_mode = std::is_same_v<mode, errors::return_t>;
+        // runtime: a result<T> for every item, whatever mode was chosen.
+        constexpr bool return_mode =
+            std::is_same_v<mode, errors::return_t> || std::is_same_v<mode, errors::runtime_t>;
         constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
         return detail::start_one_shot<item_t, return_mode, indexed>(
             std::move(call), std::forward<Items>(items), opts.values(),
-            detail::c_error_mode<mode>());
+            detail::c_error_mode<mode>(opts.values()));
     } else {
         return map_range<detail::invalid_call>(nullptr);  // a compile error was given
     }

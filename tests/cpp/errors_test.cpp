@@ -277,6 +277,64 @@ TEST_P(ErrorModes, WorkerErrorKeepsTheOriginalExceptionWhenInProcess) {
     EXPECT_TRUE(pmtest::no_children());
 }
 
+// A --keep-going switch: the mode chosen at run time, in one options type,
+// with a loop that yields pm::result<T> whichever it is.
+pm::runtime_options options_from_flags(const pm::options& base, bool keep_going) {
+    pm::runtime_options opts;  // raise
+    opts = base.errors(pm::errors::runtime(pm::errors::mode::raise));
+    if (keep_going) opts = opts.errors(pm::errors::runtime(pm::errors::mode::return_));
+    return opts;
+}
+
+TEST_P(ErrorModes, RunTimeModeChosenByAFlag) {
+    auto f = [](int x) {
+        if (x == 3 || x == 7) throw app::parse_error(x);
+        return x * 2;
+    };
+    for (bool keep_going : {false, true}) {
+        SCOPED_TRACE(keep_going ? "--keep-going" : "raise");
+        std::vector<int> ok;
+        std::vector<uint64_t> failed;
+        bool thrown = false;
+        try {
+            for (pm::result<int>& r :
+                 pm::map(f, iota(10), options_from_flags(opts().chunksize(1), keep_going))) {
+                if (r)
+                    ok.push_back(*r);
+                else
+                    failed.push_back(r.error().index());
+            }
+        } catch (const pm::worker_error& e) {
+            thrown = true;
+            EXPECT_EQ(e.index(), 3u);
+            EXPECT_EQ(e.type_name(), "app::parse_error");
+        }
+        EXPECT_EQ(thrown, !keep_going);
+        if (keep_going) {
+            EXPECT_EQ(ok, (std::vector<int>{0, 2, 4, 8, 10, 12, 16, 18}));
+            EXPECT_EQ(failed, (std::vector<uint64_t>{3, 7}));
+        } else {
+            EXPECT_EQ(ok, (std::vector<int>{0, 2, 4}));
+            EXPECT_TRUE(failed.empty());
+        }
+    }
+    // inline_ chosen at run time: the function's own exception.
+    EXPECT_THROW(pm::to_vector(pm::map(f, iota(10), opts().errors(pm::errors::runtime(
+                                                        pm::errors::mode::inline_)))),
+                 app::parse_error);
+    // On a pool, per map.
+    {
+        auto pool = pm::make_pool<int>(f, opts());
+        EXPECT_THROW(pm::to_vector(pool.map(iota(10), options_from_flags(opts(), false))),
+                     pm::worker_error);
+        const auto all = pm::to_vector(pool.map(iota(10), options_from_flags(opts(), true)));
+        ASSERT_EQ(all.size(), 10u);
+        EXPECT_FALSE(all[7]);
+        EXPECT_EQ(all[8].value(), 16);
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
 TEST_P(ErrorModes, InputRangeExceptionPropagatesUnchangedInEveryMode) {
     auto make_gen = [] {
         return pm::generate([n = 0]() mutable -> std::optional<std::string> {

@@ -145,13 +145,14 @@ struct double_rows_state {
 template <class T, class F, class E = errors::automatic_t>
 std::vector<T> pareval(F&& f, const T* x, size_t n, size_t ndim, size_t out_width,
                        const pareval_split& split = {}, const basic_options<E>& opts = {}) {
-    static_assert(!std::is_same_v<E, errors::return_t>,
-                  "pm::pareval: errors::return_ has no meaning here: a failed chunk fails "
-                  "the evaluation");
+    static_assert(!std::is_same_v<E, errors::return_t> &&
+                      !std::is_same_v<E, errors::runtime_t>,
+                  "pm::pareval: errors::return_ and errors::runtime() have no meaning here: a "
+                  "failed chunk fails the evaluation (use raise or inline_)");
     static_assert(std::is_invocable_v<F&, rows_view<const T>, rows_view<T>>,
                   "pm::pareval: f must be callable as f(pm::rows_view<const T> in, "
                   "pm::rows_view<T> out)");
-    const bool inline_mode = detail::c_error_mode<E>() == PM_ERRORS_INLINE;
+    const bool inline_mode = detail::c_error_mode<E>(opts.values()) == PM_ERRORS_INLINE;
     std::vector<T> y(n * out_width);
     if constexpr (std::is_same_v<T, double>) {
         if (!inline_mode) {

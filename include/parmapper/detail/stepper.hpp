@@ -189,13 +189,15 @@ private:
     value_type* item_failed(worker_error&& e) {
         if constexpr (ReturnMode) {
             // A map in PM_ERRORS_RETURN goes on after a failed item; a result
-            // that did not decode is failed here in the same way.
-            const uint64_t index = e.index();
-            return yield(index, pm::result<R>(std::move(e)));
-        } else {
-            stop();
-            throw std::move(e);
+            // that did not decode is failed here in the same way. A map that
+            // yields results but runs in another mode (errors::runtime) stops.
+            if (error_mode_ == PM_ERRORS_RETURN) {
+                const uint64_t index = e.index();
+                return yield(index, pm::result<R>(std::move(e)));
+            }
         }
+        stop();
+        throw std::move(e);
     }
 
     // Destroys the map: workers stopped and reaped, feeder joined.
