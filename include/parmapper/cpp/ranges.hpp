@@ -50,6 +50,25 @@ private:
     Owner* owner_ = nullptr;
 };
 
+// What a generator function yields: the T of the std::optional<T> it
+// returns; invalid_call (after pm::generate's own error) for anything else.
+template <class T>
+struct is_std_optional : std::false_type {};
+template <class T>
+struct is_std_optional<std::optional<T>> : std::true_type {};
+
+template <class Fn, class = void>
+struct generator_value {
+    static constexpr bool ok = false;
+    using type = invalid_call;
+};
+template <class Fn>
+struct generator_value<
+    Fn, std::enable_if_t<is_std_optional<remove_cvref_t<std::invoke_result_t<Fn&>>>::value>> {
+    static constexpr bool ok = true;
+    using type = typename remove_cvref_t<std::invoke_result_t<Fn&>>::value_type;
+};
+
 }  // namespace detail
 
 /* An iterator pair as a range, for pm::map(f, pm::subrange(first, last)).
@@ -69,7 +88,10 @@ private:
 
 /* A single-pass range of the values fn() returns, until it returns an empty
  * std::optional: a generator. fn is called lazily, once per step, by
- * whoever iterates (for pm::map, the library's feeder thread).
+ * whoever iterates (for pm::map, the library's feeder thread). fn takes
+ * no arguments and must return a std::optional (a compile-time error says
+ * so otherwise; a lambda that returns std::nullopt on one path needs its
+ * return type written, as below).
  *     int n = 0;
  *     auto squares = pm::generate([&]() -> std::optional<int> {
  *         if (n == 10) return std::nullopt;
@@ -78,8 +100,13 @@ private:
  * Since: 0.2 */
 template <class Fn>
 class generate_range {
+    static_assert(detail::generator_value<Fn>::ok,
+                  "pm::generate: the generator must return std::optional<T>, the next value "
+                  "or std::nullopt at the end, and take no arguments: write "
+                  "[&]() -> std::optional<T> { ... }");
+
 public:
-    using value_type = typename std::invoke_result_t<Fn&>::value_type;
+    using value_type = typename detail::generator_value<Fn>::type;
 
     using iterator = detail::owner_iterator<generate_range, value_type, const value_type&>;
 
@@ -97,7 +124,12 @@ public:
 private:
     friend iterator;
     const value_type& value() const { return *current_; }
-    void advance() { current_ = fn_(); }
+    void advance() {
+        if constexpr (detail::generator_value<Fn>::ok)
+            current_ = fn_();
+        else
+            current_.reset();  // rejected above; no further errors
+    }
     bool at_end() const { return !current_; }
 
     Fn fn_;

@@ -185,6 +185,12 @@ constexpr bool check_result_type() {
                       "pm: the mapped function returns void; return the value each item "
                       "should yield");
         return false;
+    } else if constexpr (std::is_pointer_v<R>) {
+        static_assert(!std::is_pointer_v<R>,
+                      "pm: the function returns a pointer (a string literal is a const char*), "
+                      "which would point into the worker's memory: return a value, "
+                      "std::string for text");
+        return false;
     } else {
         constexpr bool serializable =
             is_raw_bytes_v<R> || (cereal_saveable_v<R> && result_loadable_v<R>);
@@ -201,6 +207,8 @@ constexpr bool check_result_type() {
 
 template <class Item>
 constexpr bool check_item_type() {
+    if constexpr (std::is_same_v<Item, invalid_call>)
+        return false;  // the range was rejected (pm::generate), with its own message
     constexpr bool transferable =
         is_raw_item_v<Item> || (cereal_saveable_v<Item> && cereal_loadable_v<Item>);
     static_assert(transferable,
