@@ -21,8 +21,10 @@
  * callable (a lambda capturing locals by reference, a function object, a
  * member function with its object). Items and results cross the process
  * boundary as bytes: trivially copyable items as themselves (a contiguous
- * range of them is handed to the workers in place, zero copy), other items
- * and all results through a cereal binary archive.
+ * range of them is handed to the workers in place, zero copy), std::pair,
+ * std::tuple and std::optional member by member, other types through a
+ * cereal binary archive (results: a type's own cereal serialization when it
+ * has one, else its bytes when it is trivially copyable).
  *
  * Everything here is Since: 0.2. Linux only, like the C library.
  */
@@ -94,9 +96,11 @@ auto start_map(F&& f, Items&& items, const Pieces&... pieces) {
  *   item at a time, on the library's feeder thread (on the iterating thread
  *   for an in-process map with one thread), up to the in-flight bound ahead
  *   of the iteration. Its size, when it has one, is the total. Items that are
- *   not trivially copyable must be cereal-serializable; trivially copyable
- *   ones travel as their bytes, so a pointer in one is only good in a worker
- *   if it points into memory that existed at this call.
+ *   trivially copyable travel as their bytes, so a pointer in one is only
+ *   good in a worker if it points into memory that existed at this call;
+ *   std::pair, std::tuple and std::optional travel member by member (each
+ *   member by these rules: a pair of plain structs needs no user code);
+ *   other items must be cereal-serializable.
  * pieces, in any order, each at most once:
  *   pm::options (or basic_options<Mode> from options::errors()): settings;
  *   pm::args(a...), pm::kwargs(k), pm::star, pm::star_none, pm::kwstar(merge):
@@ -104,8 +108,9 @@ auto start_map(F&& f, Items&& items, const Pieces&... pieces) {
  *   pm::with_index: yield pm::indexed<T>{index, value}.
  * Returns: a map_range of f's (decayed) result type T, of pm::result<T> in
  *   the errors::return_ and errors::runtime(...) modes. The result type must
- *   be cereal-serializable and default-constructible (a compile-time error
- *   says so otherwise).
+ *   be default-constructible and cereal-serializable or trivially copyable
+ *   (pairs, tuples and optionals member by member), and not a pointer (a
+ *   compile-time error says so otherwise, naming the type).
  * Throws: pm::error when the map cannot start (PM_EINVAL for an option out of
  *   range, PM_ESYS if fork fails, PM_ENOMEM); nothing is left running then.
  * Thread-safety: any thread; see options::daemon() for the thread that

@@ -114,7 +114,7 @@ private:
  * calls f with its copies as lvalues; f may be any callable, a member
  * function with its object pointer included. Neither is serialized: the
  * child inherits them, and sees the program's memory as it is now. The
- * result type must be cereal-serializable (checked at compile time).
+ * result type must be able to travel as for pm::map (checked at compile time).
  * An options object may come first; only daemon() is used.
  *     auto p1 = pm::process(slow, arg1, slow_kw{arg2});
  *     auto p2 = pm::process(slower, arg3);

@@ -52,11 +52,6 @@ private:
 
 // What a generator function yields: the T of the std::optional<T> it
 // returns; invalid_call (after pm::generate's own error) for anything else.
-template <class T>
-struct is_std_optional : std::false_type {};
-template <class T>
-struct is_std_optional<std::optional<T>> : std::true_type {};
-
 template <class Fn, class = void>
 struct generator_value {
     static constexpr bool ok = false;

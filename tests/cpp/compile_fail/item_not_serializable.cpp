@@ -1,4 +1,5 @@
 // expect: the item type is neither trivially copyable nor serializable with cereal
+// expect: [with Item = record]
 // max-errors: 1
 // Items that are neither trivially copyable nor serializable are rejected.
 #include <parmapper.hpp>

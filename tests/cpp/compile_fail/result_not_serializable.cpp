@@ -1,4 +1,5 @@
-// expect: the result type cannot be serialized with cereal
+// expect: the result type is neither trivially copyable nor serializable with cereal
+// expect: [with R = opaque]
 // max-errors: 1
 // A result type without serialize() (and not a plain number) is rejected at
 // compile time with the layer's own message.
