@@ -206,7 +206,8 @@ inline constexpr bool is_member_wise_v =
 struct item_side {};
 struct result_side {};
 
-// How one value (the item or result itself, or a member of one) is coded.
+// How one value (the item or result itself, or a member of one) is coded;
+// decoding also needs it default-constructible (see codable()).
 enum class coding { bytes, member_wise, cereal, none };
 
 template <class Side, class T>
@@ -216,8 +217,7 @@ constexpr coding coding_of() {
             return coding::bytes;
         else if constexpr (is_member_wise_v<T>)
             return coding::member_wise;
-        else if constexpr (cereal_saveable_v<T> && cereal_loadable_v<T> &&
-                           std::is_default_constructible_v<T>)
+        else if constexpr (cereal_saveable_v<T> && cereal_loadable_v<T>)
             return coding::cereal;
         else
             return coding::none;
@@ -231,8 +231,7 @@ constexpr coding coding_of() {
             return coding::bytes;
         else if constexpr (is_member_wise_v<T>)
             return coding::member_wise;
-        else if constexpr (cereal_saveable_v<T> && result_loadable_v<T> &&
-                           std::is_default_constructible_v<T>)
+        else if constexpr (cereal_saveable_v<T> && result_loadable_v<T>)
             return coding::cereal;
         else if constexpr (is_raw_item_v<T>)
             return coding::bytes;
