@@ -4,15 +4,22 @@
 #   // expect: TEXT      the compilation must fail with TEXT in its
 #                        diagnostics, or succeed for "(compiles)"; several
 #                        such lines must all be found
+#   // expect-ID: TEXT   the same, only when PM_CXX_ID (meson's compiler id:
+#                        gcc, clang) is ID: for how each compiler names a type
 #   // max-errors: N     (optional) the diagnostics hold at most N "error:"
 #                        lines, so that the message is not buried
+# The first line must be an "// expect: " line.
 #
-# Usage: expect_compile_error.sh SOURCE COMPILER [ARGS...]
+# Usage: PM_CXX_ID=gcc expect_compile_error.sh SOURCE COMPILER [ARGS...]
 set -u
 src=$1
 shift
-expected=$(sed -n '/^\/\/ expect: /!q; s|^// expect: ||p' "$src")
-max_errors=$(sed -n 's|^// max-errors: \([0-9][0-9]*\)$|\1|p' "$src" | head -1)
+header=$(sed -n '/^\/\/ \(expect\(-[a-z]*\)\{0,1\}\|max-errors\): /!q; p' "$src")
+expected=$(printf '%s\n' "$header" | sed -n "s|^// expect: ||p; s|^// expect-${PM_CXX_ID:-none}: ||p")
+max_errors=$(printf '%s\n' "$header" | sed -n 's|^// max-errors: \([0-9][0-9]*\)$|\1|p' | head -1)
+if ! head -1 "$src" | grep -q '^// expect: '; then
+  expected=
+fi
 if [ -z "$expected" ]; then
   echo "$src: first line must be '// expect: TEXT'" >&2
   exit 2

@@ -95,11 +95,6 @@ private:
  * Since: 0.2 */
 template <class Fn>
 class generate_range {
-    static_assert(detail::generator_value<Fn>::ok,
-                  "pm::generate: the generator must return std::optional<T>, the next value "
-                  "or std::nullopt at the end, and take no arguments: write "
-                  "[&]() -> std::optional<T> { ... }");
-
 public:
     using value_type = typename detail::generator_value<Fn>::type;
 
@@ -123,7 +118,7 @@ private:
         if constexpr (detail::generator_value<Fn>::ok)
             current_ = fn_();
         else
-            current_.reset();  // rejected above; no further errors
+            current_.reset();  // rejected by pm::generate; no further errors
     }
     bool at_end() const { return !current_; }
 
@@ -134,6 +129,12 @@ private:
 
 template <class Fn>
 generate_range<std::decay_t<Fn>> generate(Fn&& fn) {
+    // Here, not in the class: a class whose static_assert failed is invalid
+    // to clang, which would then refuse to construct it, a second error.
+    static_assert(detail::generator_value<std::decay_t<Fn>>::ok,
+                  "pm::generate: the generator must return std::optional<T>, the next value "
+                  "or std::nullopt at the end, and take no arguments: write "
+                  "[&]() -> std::optional<T> { ... }");
     return generate_range<std::decay_t<Fn>>(std::forward<Fn>(fn));
 }
 

@@ -308,7 +308,7 @@ constexpr bool check_result_member() {
 }
 
 // Checks each member of a member-wise T, reporting every one that cannot
-// travel.
+// travel (a call named in && is instantiated even when not evaluated).
 template <class Side, class T>
 constexpr bool check_members();
 
@@ -316,14 +316,14 @@ template <class Side, class Tuple>
 struct tuple_checked;
 template <class Side, class... E>
 struct tuple_checked<Side, std::tuple<E...>>
-    : std::bool_constant<(check_members<Side, E>() & ... & true)> {};
+    : std::bool_constant<(check_members<Side, E>() && ... && true)> {};
 
 template <class Side, class T>
 constexpr bool check_members() {
     constexpr coding c = coding_of<Side, T>();
     if constexpr (c == coding::member_wise) {
         if constexpr (is_std_pair<T>::value)
-            return check_members<Side, typename T::first_type>() &
+            return check_members<Side, typename T::first_type>() &&
                    check_members<Side, typename T::second_type>();
         else if constexpr (is_std_tuple<T>::value)
             return tuple_checked<Side, T>::value;

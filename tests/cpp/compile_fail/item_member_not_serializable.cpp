@@ -1,5 +1,6 @@
 // expect: pm: a member of the item (in a std::pair, std::tuple or std::optional) is neither trivially copyable nor serializable with cereal
-// expect: [with Member = record]
+// expect-gcc: [with Member = record]
+// expect-clang: check_item_member<record>
 // max-errors: 1
 // A pair item whose member needs a serialize() it does not have: the layer's
 // message, naming the member's type, not cereal's error from inside its

@@ -1,5 +1,6 @@
 // expect: pm: the item type must be default-constructible to be decoded
-// expect: [with Item = reading]
+// expect-gcc: [with Item = reading]
+// expect-clang: check_item_type<reading>
 // max-errors: 1
 // A serializable item without a default constructor: decoding needs one,
 // and the message says so rather than calling the type unserializable.

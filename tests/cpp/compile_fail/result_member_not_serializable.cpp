@@ -1,5 +1,6 @@
 // expect: pm: a member of the result (in a std::pair, std::tuple or std::optional) is neither trivially copyable nor serializable with cereal
-// expect: [with Member = opaque]
+// expect-gcc: [with Member = opaque]
+// expect-clang: check_result_member<opaque>
 // max-errors: 1
 // A tuple result with a member that needs a serialize() it does not have.
 #include <parmapper.hpp>
