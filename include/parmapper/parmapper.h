@@ -815,15 +815,19 @@ PM_API int pm_pareval_set_error(const char *message);
  * opts (NULL: defaults): processes, threads, daemon, and the progress
  * callback and bar (which count chunks) are used; chunk size, order, total
  * and in-flight bound are not. PM_ERRORS_INLINE runs every chunk in the
- * calling thread; any other error mode stops at the first failed chunk.
+ * calling process, like one process does. When several chunks fail, in any
+ * mode, the one reported is the lowest-numbered, whatever order they
+ * finished in (a change: it used to be the first to finish), and
+ * pm_pareval() returns once every chunk before it is done.
  * Forks, unless with one process or PM_ERRORS_INLINE: the workers see memory,
  * x included, as it is at this call, and are reaped before this returns.
  * @return PM_OK; PM_EINVAL (fn NULL, x or y NULL with a size, both n_chunks
  * and n_eval set, or n*ndim or n*out_width doubles overflowing size_t);
  * PM_EITEM (fn returned nonzero for a chunk); PM_EWORKER (a worker died);
- * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM or PM_EWORKER pm_last_error()
- * names the chunk's rows and what went wrong ("rows 10 to 19 (chunk 2 of
- * 4): the row function returned 1", or the pm_pareval_set_error() message).
+ * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM, PM_EWORKER or a chunk's PM_EIO
+ * (its worker sent a bad frame) pm_last_error() names the chunk's rows and
+ * what went wrong ("rows 10 to 19 (chunk 2 of 4): the row function returned
+ * 1", or the pm_pareval_set_error() message).
  * Thread-safety: any thread; blocks until every chunk is done. Since: 0.2. */
 PM_API int pm_pareval(const pm_options *opts, pm_rows_fn fn, void *user_data,
                       const double *x, size_t n, size_t ndim,
