@@ -220,6 +220,7 @@ const char* pm_status_str(int status) {
     case PM_EINPUT: return "the input callback failed";
     case PM_ESYS: return "a system call failed";
     case PM_ETIMEOUT: return "an item ran past the item timeout";
+    case PM_EAGAIN: return "nothing yet: the wait timed out";
     default: return "unknown status code";
     }
 }
@@ -605,11 +606,17 @@ work_spec make_work_spec(const map_settings& s, pm_work_fn work, pm_chunk_fn chu
         spec.user_data = w.user_data;
         spec.name = work_name;
     } else if (exec) {
+        // Registered, or found where it lies in the executable.
+        // (A function found by its address gets user_data NULL in the
+        // worker: the caller's pointer means nothing there.)
         spec.name = pm::core::name_of_work(work, chunk);
+        if (spec.name.empty())
+            spec.name = pm::core::executable_work_name(work, chunk);
         if (spec.name.empty())
             throw error(PM_EINVAL, "in exec mode a worker finds its work function by name: "
                                    "register it with pm_register_work() (in every run of the "
-                                   "program, before pm_worker_serve())");
+                                   "program, before pm_worker_serve()); only functions of the "
+                                   "program's executable are found without");
     }
     if (!s.hooks_name.empty()) {
         pm::core::registered_hooks h;
@@ -623,15 +630,16 @@ work_spec make_work_spec(const map_settings& s, pm_work_fn work, pm_chunk_fn chu
         spec.thread_stop = h.thread_stop;
         spec.thread_user_data = h.user_data;
         spec.hooks_name = s.hooks_name;
-    } else if (exec && (s.worker_init || s.worker_exit)) {
+    } else if (exec && (s.worker_init || s.worker_exit || s.thread_start || s.thread_stop)) {
         spec.hooks_name = pm::core::name_of_hooks(s.worker_init, s.worker_exit);
         if (spec.hooks_name.empty())
+            spec.hooks_name = pm::core::executable_hooks_name(s.worker_init, s.worker_exit,
+                                                              s.thread_start, s.thread_stop);
+        if (spec.hooks_name.empty())
             throw error(PM_EINVAL, "in exec mode worker hooks must be registered with "
-                                   "pm_register_worker_hooks()");
+                                   "pm_register_worker_hooks() (only functions of the "
+                                   "program's executable are found without)");
     }
-    if (exec && spec.hooks_name.empty() && (s.thread_start || s.thread_stop))
-        throw error(PM_EINVAL, "in exec mode thread hooks must be registered with "
-                               "pm_register_worker_hooks()");
     return spec;
 }
 

@@ -44,4 +44,17 @@ std::string name_of_hooks(pm_worker_init_fn init, pm_worker_exit_fn exit);
 // "" for a good name, else what is wrong with it.
 std::string check_name(const std::string& name);
 
+// Functions of the program's own executable need no registration: the same
+// executable, run again, has them at the same offset from its start. Their
+// names are "@w:" (a work function) or "@c:" (a chunk function) and that
+// offset in hex; "" for a function that is not in the executable (in a
+// shared library, or made at run time).
+std::string executable_work_name(pm_work_fn fn, pm_chunk_fn chunk_fn);
+// The work such a name points at in this run; false if it is not one.
+bool executable_work(const std::string& name, registered_work* out);
+// Hooks: "@h:init,exit,start,stop", an offset or "-" for each.
+std::string executable_hooks_name(pm_worker_init_fn init, pm_worker_exit_fn exit,
+                                  pm_thread_fn start, pm_thread_fn stop);
+bool executable_hooks(const std::string& name, registered_hooks* out);
+
 }  // namespace pm::core

@@ -31,8 +31,10 @@ std::atomic<bool> served{false};
         reset_crash_signals();
     registered_work work;
     registered_hooks hooks;
-    if (!find_work(role.work_name, &work) ||
-        (!role.hooks_name.empty() && !find_hooks(role.hooks_name, &hooks)))
+    // By registered name, or by where they lie in the executable.
+    if ((!find_work(role.work_name, &work) && !executable_work(role.work_name, &work)) ||
+        (!role.hooks_name.empty() && !find_hooks(role.hooks_name, &hooks) &&
+         !executable_hooks(role.hooks_name, &hooks)))
         ::_exit(worker_exit_unknown_work);
     work_spec spec;
     spec.fn = work.fn;

@@ -161,10 +161,16 @@ typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
 
 /* A pull input (a generator). Runs on the library's feeder thread (on the
  * thread calling pm_map_next() when the map runs in-process with one
- * thread), never two calls at once. Push zero or more items with pm_feed_push() (one or a few per call
- * keeps the in-flight bound tight), then return PM_OK to be called again,
- * PM_DONE when the input is exhausted (items pushed in that call count), or
- * a negative value for an error, with a message from pm_feed_set_error(). */
+ * thread), never two calls at once. Push zero or more items with
+ * pm_feed_push() (one or a few per call keeps the in-flight bound tight, see
+ * also pm_feed_wanted()), then return PM_OK to be called again, PM_DONE when
+ * the input is exhausted (items pushed in that call count), PM_EAGAIN when
+ * no item is ready now (since 0.3: what it pushed goes to the workers, and
+ * it is called again soon; it should wait a little, a few milliseconds,
+ * before returning PM_EAGAIN, or it is called in a busy loop), or another
+ * negative value for an error, with a message from pm_feed_set_error(). The
+ * items a call pushes are sent before the next call, so a generator may
+ * block waiting for results of the items it gave (since 0.3). */
 typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
 
 /* Progress: called on the thread calling pm_map_next() after each delivered
@@ -384,8 +390,10 @@ PM_API int pm_options_set_thread_hooks(pm_options *opts, pm_thread_fn start, pm_
  * for runtimes whose code moves between OS threads (Go), where the
  * thread-local pm_last_error() may belong to another call. buf must stay
  * valid while calls use these options, and two calls must not use the same
- * buffer at once. NULL or len 0: none (the default). @return PM_OK,
- * PM_EINVAL. */
+ * buffer at once; a pool made with these options keeps the buffer for the
+ * pm_pool_map() calls that pass no options of their own, so it must then
+ * stay valid as long as the pool. NULL or len 0: none (the default).
+ * @return PM_OK, PM_EINVAL. */
 PM_API int pm_options_set_error_buffer(pm_options *opts, char *buf, size_t len);
 /* Nonzero: in each worker process, before its init hook, the signals that
  * end a process on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
@@ -602,11 +610,16 @@ PM_API int pm_worker_serve(int argc, char **argv);
 /* PM_START_FORK (default) or PM_START_EXEC, for maps and pools made with
  * these options; in-process maps (one process, PM_ERRORS_INLINE) are not
  * started at all and ignore it. With no call, the environment variable
- * PARMAPPER_START=exec (or fork) chooses. In exec mode the work function
- * must be registered: pm_map_create() with a function pointer finds its
- * name in the registry (PM_EINVAL if it is not there), and worker hooks set
- * with pm_options_set_worker_hooks() must be registered too. @return PM_OK,
- * PM_EINVAL (opts NULL, unknown method). */
+ * PARMAPPER_START=exec (or fork) chooses. In exec mode pm_map_create() and
+ * pm_pool_create() with a function pointer find the function's registered
+ * name; a function that is not registered but lies in the program's own
+ * executable (not in a shared library, not made at run time) is found by its
+ * place there, which the same executable run again shares, and gets
+ * user_data NULL in the worker (the caller's pointer means nothing there;
+ * its destroy still runs in the caller). The same holds for worker hooks
+ * set with pm_options_set_worker_hooks() and pm_options_set_thread_hooks().
+ * A function found neither way is PM_EINVAL. @return PM_OK, PM_EINVAL (opts
+ * NULL, unknown method). */
 PM_API int pm_options_set_start_method(pm_options *opts, int method);
 /* The worker hooks to use, by their registered name (NULL or "": none, or
  * those of pm_options_set_worker_hooks()). @return PM_OK, PM_EINVAL,
