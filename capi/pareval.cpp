@@ -83,6 +83,9 @@ std::unique_ptr<pm_options, options_deleter> map_options(const pm::core::map_set
     check(pm_options_set_daemon(o.get(), s.daemon));
     check(pm_options_set_chunk_size(o.get(), 1));
     check(pm_options_set_ordered(o.get(), 0));
+    // Always forked: the row function and the arrays are the caller's
+    // memory, which an exec-mode worker would not have.
+    check(pm_options_set_start_method(o.get(), PM_START_FORK));
     check(pm_options_set_error_mode(o.get(), PM_ERRORS_RETURN));
     check(pm_options_set_progress(o.get(), s.progress, s.progress_user_data));
     check(pm_options_set_progress_bar(o.get(), s.progress_bar, s.progress_label.c_str()));

@@ -10,8 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 extern char** environ;
@@ -24,8 +22,17 @@ namespace {
 const std::vector<std::string>& program_arguments() {
     static const std::vector<std::string>* args = [] {
         auto* v = new std::vector<std::string>();
-        std::ifstream f("/proc/self/cmdline", std::ios::binary);
-        std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        // open(O_CLOEXEC), not an ifstream: another thread may fork now.
+        std::string all;
+        const int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+                if (n > 0)
+                    all.append(buf, static_cast<size_t>(n));
+            ::close(fd);
+        }
         size_t start = 0;
         while (start < all.size()) {
             size_t end = all.find('\0', start);
@@ -121,9 +128,11 @@ pid_t spawn_self(const exec_role& role, const int* fds, int nfds, int* err) {
     // cross the exec, dup2 clears the flag on them).
     std::vector<int> sources;
     for (int i = 0; i < nfds; ++i) {
-        const int moved = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds + 8);
+        const int moved = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
         if (moved < 0) {
-            *err = errno;
+            // EINVAL: the lowest number allowed is past RLIMIT_NOFILE, which
+            // is to say too few descriptors are left.
+            *err = errno == EINVAL ? EMFILE : errno;
             for (int fd : sources)
                 ::close(fd);
             return -1;
@@ -134,9 +143,11 @@ pid_t spawn_self(const exec_role& role, const int* fds, int nfds, int* err) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    for (int i = 0; i < nfds; ++i)
-        posix_spawn_file_actions_adddup2(&actions, sources[i], 3 + i);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3 + nfds);
+    int action_rc = 0;
+    for (int i = 0; i < nfds && action_rc == 0; ++i)
+        action_rc = posix_spawn_file_actions_adddup2(&actions, sources[i], 3 + i);
+    if (action_rc == 0)
+        action_rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3 + nfds);
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
@@ -144,7 +155,7 @@ pid_t spawn_self(const exec_role& role, const int* fds, int nfds, int* err) {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(),
+    const int rc = action_rc != 0 ? action_rc : ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv.data(),
                                  envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);

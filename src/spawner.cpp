@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "exec_start.hpp"
 #include "template_process.hpp"
 #include "template_protocol.hpp"
+#include "worker_loop.hpp"
 
 namespace pm::core {
 
@@ -110,6 +112,18 @@ bool spawner::read_reply(int timeout_ms, reply* out) {
     return true;
 }
 
+// Why the template is gone, when it is: in exec mode it is a run of the
+// program, which may leave before it serves (see worker_serve.hpp).
+std::string spawner::template_end() {
+    if (!template_gone_ || !template_.reap_until(monotonic_ns() + 1'000'000'000ull))
+        return "";
+    const int status = template_.wait_status();
+    std::string how = ": it " + describe_wait_status(status);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == worker_exit_no_serve)
+        how += " (in exec mode: the program's main did not call pm_worker_serve() first)";
+    return how;
+}
+
 spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
     std::lock_guard<std::mutex> hold(mutex_);
     if (template_gone_)
@@ -121,8 +135,14 @@ spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd
         std::lock_guard<std::mutex> hold_send(send_mutex_);
         sent = send_message(sock_.get(), req, fds, max_passed_fds);
     }
-    if (!sent)
-        throw_system_error("sending a spawn request to the template process", errno);
+    if (!sent) {
+        const int e = errno;
+        if (e != EPIPE && e != ECONNRESET)
+            throw_system_error("sending a spawn request to the template process", e);
+        template_gone_ = true;
+        throw error(PM_ESYS, "the pool's template process is gone; worker " +
+                                 std::to_string(id) + " cannot be started" + template_end());
+    }
     const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
     for (;;) {
         uint64_t now = monotonic_ns();
@@ -130,7 +150,7 @@ spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd
         if (now >= deadline ||
             !read_reply(static_cast<int>((deadline - now) / 1'000'000 + 1), &r))
             throw error(PM_ESYS, "the pool's template process did not start worker " +
-                                     std::to_string(id));
+                                     std::to_string(id) + template_end());
         if (r.m.op != op_spawned)
             continue;
         if (r.m.pid <= 0)

@@ -87,6 +87,8 @@ private:
     // Reads one message from the template, filing exit reports; waits up to
     // timeout_ms. False on timeout or when the template is gone.
     bool read_reply(int timeout_ms, reply* out);
+    // ": it exited with status N (...)" once the template is gone, or "".
+    std::string template_end();
 
     std::mutex mutex_;       // one conversation with the template at a time
     std::mutex send_mutex_;  // kill requests, which must not wait for a conversation

@@ -579,10 +579,15 @@ PM_API int pm_map_cancel(pm_map *map);
  * bytes (fork mode sends index ranges). Everything else is as in fork mode:
  * order, chunking, threads, timeouts, retries, recycling, crash reports,
  * cancellation, progress, pools, the in-flight bound, and workers that die
- * with their parent. Background processes (pm_process_start()) always fork.
+ * with their parent. Background processes (pm_process_start()) and
+ * pm_pareval() always fork.
  * A worker that cannot find its work function by name exits with status 68,
- * one whose main did not call pm_worker_serve() first with status 69; the
- * map then reports that status with a message that says so. */
+ * and the map reports that status with a message that says so. A program
+ * whose main does not call pm_worker_serve() first: its runs leave with
+ * status 69 at their first map or pool, and the caller's pm_map_create() or
+ * pm_pool_create() fails (PM_ESYS) with a message that says so. An
+ * exec-mode worker starts with every signal unblocked and at its default
+ * action, whatever the caller's mask. */
 
 /* Register a work function under name (1 to 255 printable ASCII bytes, no
  * spaces; a name registered again is replaced). Call it in every run of the
