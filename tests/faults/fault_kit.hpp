@@ -9,6 +9,7 @@
 #include <parmapper.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -171,13 +173,54 @@ struct Shared {
     std::atomic<uint32_t> stuck;        // stuck items started
 };
 
+// Exec mode (PARMAPPER_START=exec): a worker is a fresh run of the test
+// program and inherits no mapping, so the page is a file in /dev/shm that
+// the worker maps by name (see publish()).
+inline bool exec_start() {
+    const char *s = getenv("PARMAPPER_START");
+    return s && strcmp(s, "exec") == 0;
+}
+
+struct SharedPage {
+    Shared counters;
+    char path[64];  // the file behind it in exec mode, or ""
+};
+
 inline Shared *map_shared() {
-    void *p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-    return p == MAP_FAILED ? nullptr : new (p) Shared();
+    int fd = -1;
+    char path[64] = "";
+    if (exec_start()) {
+        strcpy(path, "/dev/shm/pmtest-shared-XXXXXX");
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, sizeof(SharedPage)) != 0) {
+            if (fd >= 0) close(fd), unlink(path);
+            return nullptr;
+        }
+    }
+    void *p = mmap(nullptr, sizeof(SharedPage), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+    if (fd >= 0) close(fd);
+    if (p == MAP_FAILED) {
+        if (path[0]) unlink(path);
+        return nullptr;
+    }
+    SharedPage *page = new (p) SharedPage();
+    memcpy(page->path, path, sizeof path);
+    return &page->counters;
 }
 inline void unmap_shared(Shared *s) {
-    if (s) munmap(s, sizeof(Shared));
+    if (!s) return;
+    SharedPage *page = reinterpret_cast<SharedPage *>(s);
+    if (page->path[0]) unlink(page->path);
+    munmap(page, sizeof(SharedPage));
+}
+// A worker's view of the page a caller made, by its file's name.
+inline Shared *attach_shared(const char *path) {
+    const int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    void *p = mmap(nullptr, sizeof(SharedPage), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? nullptr : &static_cast<SharedPage *>(p)->counters;
 }
 
 // What the work function does on item `at`; every other item gets
@@ -193,6 +236,50 @@ struct FaultPlan {
     std::atomic<int> destroyed{0};  // the map's destroy callback, in the caller
 };
 
+inline void plan_destroy(void *ud) { static_cast<FaultPlan *>(ud)->destroyed++; }
+
+// In exec mode the plan travels to the workers in the environment, which a
+// worker's run inherits: publish() writes it there before the map starts
+// (and returns the plan, as the map's user_data), and a worker, whose
+// user_data is NULL, reads it back once with worker_plan().
+constexpr const char *kPlanVariable = "PMTEST_FAULT_PLAN";
+
+inline FaultPlan *publish(FaultPlan &plan) {
+    if (!exec_start()) return &plan;
+    const char *path = plan.shared ? reinterpret_cast<SharedPage *>(plan.shared)->path : "";
+    char text[256];
+    snprintf(text, sizeof text, "%d %llu %zu %u %u %s", static_cast<int>(plan.fault),
+             static_cast<unsigned long long>(plan.at), plan.huge_bytes, plan.fail_attempts,
+             plan.processes, path[0] ? path : "-");
+    setenv(kPlanVariable, text, 1);
+    return &plan;
+}
+
+inline const FaultPlan *worker_plan() {
+    static FaultPlan *plan = [] {
+        FaultPlan *p = new FaultPlan();
+        const char *text = getenv(kPlanVariable);
+        int fault = 0;
+        unsigned long long at = 0;
+        char path[64] = "";
+        if (text && sscanf(text, "%d %llu %zu %u %u %63s", &fault, &at, &p->huge_bytes,
+                           &p->fail_attempts, &p->processes, path) == 6) {
+            p->fault = static_cast<Fault>(fault);
+            p->at = at;
+            if (strcmp(path, "-") != 0) p->shared = attach_shared(path);
+        }
+        return p;
+    }();
+    return plan;
+}
+
+// The plan of a call: the map's user_data, or in an exec-mode worker the
+// published one.
+inline const FaultPlan *plan_of(void *ud) {
+    return ud ? static_cast<const FaultPlan *>(ud) : worker_plan();
+}
+inline Shared *shared_of(void *ud) { return ud ? static_cast<Shared *>(ud) : worker_plan()->shared; }
+
 // Worker hooks: init gives each worker a state naming its id; the work
 // function checks it (FaultPlan::processes); both count into Shared.
 struct WorkerState {
@@ -202,19 +289,18 @@ struct WorkerState {
 constexpr uint64_t kStateMagic = 0x5749524b53544154ull;
 
 inline int init_hook(uint32_t worker_id, void **state, void *ud) {
-    static_cast<Shared *>(ud)->inits++;
+    shared_of(ud)->inits++;
     *state = new WorkerState{kStateMagic, worker_id};
     return 0;
 }
 inline void exit_hook(uint32_t worker_id, void *state, void *ud) {
     WorkerState *ws = static_cast<WorkerState *>(state);
     if (!ws || ws->magic != kStateMagic || ws->id != worker_id)
-        static_cast<Shared *>(ud)->bad_state++;
+        shared_of(ud)->bad_state++;
     delete ws;
-    static_cast<Shared *>(ud)->exits++;
+    shared_of(ud)->exits++;
 }
 
-inline void plan_destroy(void *ud) { static_cast<FaultPlan *>(ud)->destroyed++; }
 
 // Deterministic bytes for a large result: word w of item `index` is
 // mix(index * 2^32 + w), so a shifted, truncated or misrouted buffer shows.
@@ -247,7 +333,7 @@ inline bool matches_pattern(const void *buf, size_t len, uint64_t index,
 }
 
 inline int fault_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
-    const FaultPlan *plan = static_cast<const FaultPlan *>(ud);
+    const FaultPlan *plan = plan_of(ud);
     if (plan->processes) {
         const WorkerState *ws = static_cast<const WorkerState *>(pm_sink_worker_state(out));
         const uint32_t id = pm_sink_worker_id(out);

@@ -159,7 +159,7 @@ void Matrix::run_array_case() {
     plan.at = kFaultAt;
     Options opts = options();
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan,
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, publish(plan),
                             plan_destroy),
               PM_OK)
         << pm_last_error();
@@ -306,7 +306,7 @@ void Matrix::run_generator_case() {
     plan.fault = Fault::generator;
     Options opts = options();
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, fault_work, &plan, plan_destroy), PM_OK)
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, fault_work, publish(plan), plan_destroy), PM_OK)
         << pm_last_error();
     Map map(raw);
     const std::vector<Step> steps = drain(map.get(), keeps_going(), 10 * kItems);
@@ -346,7 +346,7 @@ void Matrix::run_abandon_case() {
     plan.fault = Fault::abandon;
     Options opts = options();
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, fault_work, &plan, plan_destroy), PM_OK)
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), in, fault_work, publish(plan), plan_destroy), PM_OK)
         << pm_last_error();
     std::set<uint64_t> seen;
     for (uint64_t k = 0; k < kAbandonAfter; ++k) {

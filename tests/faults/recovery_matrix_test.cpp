@@ -155,7 +155,7 @@ TEST_P(Retry, Case) {
         ASSERT_EQ(pm_options_set_item_timeout(opts.get(), kTimeoutMs), PM_OK);
     }
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan, nullptr),
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, publish(plan), nullptr),
               PM_OK)
         << pm_last_error();
     Map map(raw);
@@ -250,7 +250,7 @@ TEST_P(Recycle, Case) {
         ASSERT_EQ(pm_options_set_item_timeout(opts.get(), kTimeoutMs), PM_OK);
     }
     pm_map *raw = nullptr;
-    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan, nullptr),
+    ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, publish(plan), nullptr),
               PM_OK)
         << pm_last_error();
     Map map(raw);
@@ -356,14 +356,14 @@ TEST_P(Cancel, Case) {
     Pool pool;
     if (p.pool) {
         pm_pool *praw = nullptr;
-        ASSERT_EQ(pm_pool_create(&praw, opts.get(), work, &plan, nullptr), PM_OK);
+        ASSERT_EQ(pm_pool_create(&praw, opts.get(), work, publish(plan), nullptr), PM_OK);
         pool.reset(praw);
     }
     pm_input *in = nullptr;
     ASSERT_EQ(pm_input_create_pull(&in, endless_fn, &gen, endless_destroy), PM_OK);
     pm_map *raw = nullptr;
     ASSERT_EQ(p.pool ? pm_pool_map(&raw, pool.get(), opts.get(), in)
-                     : pm_map_create(&raw, opts.get(), in, work, &plan, nullptr),
+                     : pm_map_create(&raw, opts.get(), in, work, publish(plan), nullptr),
               PM_OK)
         << pm_last_error();
 

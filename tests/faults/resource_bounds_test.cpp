@@ -310,7 +310,7 @@ TEST(ManyMaps, CrashesAndAbandonmentLeaveNothing) {
         cfg.chunk = 1 + (i / 10) % 3;
         cfg.ordered = (i / 30) % 2 == 0;
         cfg.error_mode = (i / 60) % 2 ? PM_ERRORS_RETURN : PM_ERRORS_RAISE;
-        Map map = start_map(cfg, array_input(items), fault_work, &plan);
+        Map map = start_map(cfg, array_input(items), fault_work, publish(plan));
         ASSERT_TRUE(map);
         const std::vector<Step> steps = drain(map.get(), cfg.error_mode == PM_ERRORS_RETURN);
         bool lost = false;
@@ -328,7 +328,7 @@ TEST(ManyMaps, CrashesAndAbandonmentLeaveNothing) {
         cfg.threads = 1 + i % 2;
         cfg.chunk = 1;
         cfg.ordered = i % 4 < 2;
-        Map map = start_map(cfg, array_input(items), fault_work, &plan);
+        Map map = start_map(cfg, array_input(items), fault_work, publish(plan));
         ASSERT_TRUE(map);
         if (!cfg.ordered && i % 3 == 0) {
             const Step s = next_step(map.get());
@@ -373,11 +373,11 @@ TEST(ManyMaps, CancellationsAndReplacementsLeaveNothing) {
         pm_map *raw = nullptr;
         if (on_pool) {
             pm_pool *praw = nullptr;
-            ASSERT_EQ(pm_pool_create(&praw, opts.get(), fault_work, &plan, nullptr), PM_OK);
+            ASSERT_EQ(pm_pool_create(&praw, opts.get(), fault_work, publish(plan), nullptr), PM_OK);
             pool.reset(praw);
             ASSERT_EQ(pm_pool_map(&raw, praw, nullptr, array_input(items)), PM_OK);
         } else {
-            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan,
+            ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, publish(plan),
                                     nullptr),
                       PM_OK);
         }
@@ -422,7 +422,7 @@ TEST(ManyMaps, CancellationsAndReplacementsLeaveNothing) {
         EXPECT_EQ(pm_options_set_max_items_per_worker(opts.get(), 1 + i % 7), PM_OK);
         EXPECT_EQ(pm_options_set_worker_hooks(opts.get(), init_hook, exit_hook, sh), PM_OK);
         pm_map *raw = nullptr;
-        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, &plan,
+        ASSERT_EQ(pm_map_create(&raw, opts.get(), array_input(items), fault_work, publish(plan),
                                 nullptr),
                   PM_OK);
         Map map(raw);
