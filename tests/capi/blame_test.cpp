@@ -138,6 +138,7 @@ int two_running(const void *item, size_t len, uint64_t index, pm_sink *out, void
 }
 
 TEST(Blame, WithThreadsEveryRunningItemIsBlamedAndTheLowestIsReported) {
+    PM_SKIP_IN_EXEC_MODE("the threads meet in an inherited shared mapping");
     void *mem = mmap(nullptr, sizeof(RunningPair), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(mem, MAP_FAILED);
@@ -288,6 +289,7 @@ TEST(Pool, KeepsEveryWorkerThroughAThousandMapsWithACrashingItem) {
 // every time) are given up after a few tries in one map; the next map tries
 // again, and the pool is whole again once they start.
 TEST(Pool, AGivenUpSlotIsFilledAgainByTheNextMap) {
+    PM_SKIP_IN_EXEC_MODE("the work function counts starts in an inherited shared mapping");
     Options opts = make_options(Config{});
     int *fail_flag = static_cast<int *>(mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE,
                                              MAP_SHARED | MAP_ANONYMOUS, -1, 0));

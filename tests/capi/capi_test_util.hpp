@@ -72,6 +72,23 @@ inline bool install_watchdog() {
 [[maybe_unused]] static const bool kWatchdogInstalled = install_watchdog();
 
 // ---------------------------------------------------------------------------
+// Exec mode: PARMAPPER_START=exec runs every map's workers as fresh runs of
+// the test program (meson's *-exec tests). A case that depends on what a
+// forked worker inherits (memory set up before the map, user_data, an
+// inherited mapping to count calls across processes) skips there and says
+// why.
+
+inline bool exec_mode() {
+    const char *s = getenv("PARMAPPER_START");
+    return s && strcmp(s, "exec") == 0;
+}
+
+#define PM_SKIP_IN_EXEC_MODE(why)                                                \
+    do {                                                                         \
+        if (::pmtest::exec_mode()) GTEST_SKIP() << "depends on fork: " << (why); \
+    } while (0)
+
+// ---------------------------------------------------------------------------
 // RAII owners for the opaque handles.
 
 struct OptionsDeleter {

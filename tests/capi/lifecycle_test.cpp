@@ -148,6 +148,7 @@ int batch_gen_fn(pm_feed *feed, void *ud) {
 // exactly up to it now; a callback that pushes several items per call can
 // pass it by at most the rest of its last call.
 TEST(Feeder, NeverReadsPastTheBoundWithAutomaticChunks) {
+    PM_SKIP_IN_EXEC_MODE("item 0 waits on an inherited shared mapping");
     void *mem = mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ASSERT_NE(mem, MAP_FAILED);
@@ -197,6 +198,7 @@ int counting_work(const void *item, size_t len, uint64_t index, pm_sink *out, vo
 }
 
 TEST(Feeder, WorkersKeepGoingWhileTheCallerIsBusy) {
+    PM_SKIP_IN_EXEC_MODE("the workers count into an inherited shared mapping");
     // Results are collected in the background, so the workers run ahead of a
     // caller that does not step the map, up to the in-flight bound and no
     // further.
@@ -248,6 +250,7 @@ std::vector<uint64_t> values_of(const std::vector<Step> &steps) {
 }
 
 TEST(ForkSnapshot, OneShotMapSeesMemoryAtCreate) {
+    PM_SKIP_IN_EXEC_MODE("it checks what a forked worker inherits");
     const std::vector<uint64_t> items = make_items(50);
     Config cfg;
     cfg.processes = 2;
@@ -272,6 +275,7 @@ int writing_work(const void *, size_t, uint64_t, pm_sink *out, void *ud) {
 }
 
 TEST(ForkSnapshot, WorkerWritesStayInWorker) {
+    PM_SKIP_IN_EXEC_MODE("it checks what a forked worker inherits");
     const std::vector<uint64_t> items = make_items(20);
     Config cfg;
     cfg.processes = 2;
@@ -289,6 +293,7 @@ TEST(ForkSnapshot, WorkerWritesStayInWorker) {
 }
 
 TEST(ForkSnapshot, PoolSeesMemoryAtPoolCreation) {
+    PM_SKIP_IN_EXEC_MODE("it checks what a forked worker inherits");
     const std::vector<uint64_t> items = make_items(40);
     Config cfg;
     cfg.processes = 2;
@@ -489,6 +494,7 @@ int die_on_item_work(const void *item, size_t len, uint64_t index, pm_sink *out,
 }
 
 TEST(Pool, DeadWorkersAreReplacedAndLaterMapsAreCorrect) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its plan from user_data");
     Config cfg;
     cfg.processes = 3;
     DieOnce die{10};

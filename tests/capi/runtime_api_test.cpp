@@ -68,6 +68,7 @@ void on_child(void *ud) {
 int text_fn(pm_sink *out, void *) { return pm_sink_write(out, "ok", 2); }
 
 TEST(ForkHooks, RunAroundEveryForkOfMapsPoolsAndProcesses) {
+    PM_SKIP_IN_EXEC_MODE("fork hooks run around forks of the caller, which exec mode does not make");
     Shared *s = shared_counters();
     Options opts = make_options(Config{});
     ASSERT_EQ(pm_options_set_fork_hooks(opts.get(), on_prepare, on_parent, on_child, s), PM_OK);
@@ -155,6 +156,7 @@ int attached_work(const void *item, size_t len, uint64_t index, pm_sink *out, vo
 }
 
 TEST(ThreadHooks, EveryWorkerThreadIsAttachedBeforeItsItemsAndDetachedAfter) {
+    PM_SKIP_IN_EXEC_MODE("the hooks count into an inherited shared mapping");
     const std::vector<uint64_t> items = make_items(200);
     for (uint32_t processes : {1u, 2u}) {
         SCOPED_TRACE("processes " + std::to_string(processes));
@@ -638,6 +640,7 @@ int segv_work(const void *, size_t, uint64_t, pm_sink *, void *) {
 }
 
 TEST(CrashSignals, AHandlerInheritedFromTheHostHidesTheSignalUnlessReset) {
+    PM_SKIP_IN_EXEC_MODE("an exec-mode worker does not inherit the host signal handler");
     struct sigaction sa = {}, old = {};
     sa.sa_handler = exit_two_on_segv;
     ASSERT_EQ(sigaction(SIGSEGV, &sa, &old), 0);

@@ -83,6 +83,7 @@ TEST(Options, FaultSettersRefuseAbsurdValues) {
 }
 
 TEST(Timeout, ReturnModeReportsTheItemAndGoesOn) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its plan from user_data (the fault matrix covers timeouts in exec mode)");
     for (uint32_t threads : {1u, 2u}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         Shared *sh = shared_page();
@@ -115,6 +116,7 @@ TEST(Timeout, ReturnModeReportsTheItemAndGoesOn) {
 }
 
 TEST(Timeout, RaiseModeEndsTheMapAfterEveryEarlierResult) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its plan from user_data (the fault matrix covers timeouts in exec mode)");
     Shared *sh = shared_page();
     Fault f{5, UINT64_MAX, 0, sh};
     const std::vector<uint64_t> items = make_items(30);
@@ -130,6 +132,7 @@ TEST(Timeout, RaiseModeEndsTheMapAfterEveryEarlierResult) {
 }
 
 TEST(Retries, AnItemThatCrashesOnceSucceedsOnItsSecondAttempt) {
+    PM_SKIP_IN_EXEC_MODE("attempts are counted in an inherited shared mapping (the recovery matrix covers retries in exec mode)");
     for (int kind : {1, 2}) {
         SCOPED_TRACE("kind " + std::to_string(kind));
         Shared *sh = shared_page();
@@ -146,6 +149,7 @@ TEST(Retries, AnItemThatCrashesOnceSucceedsOnItsSecondAttempt) {
 }
 
 TEST(Retries, AnItemOutOfAttemptsFailsAndSaysHowManyWereMade) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its plan from user_data (the recovery matrix covers retries in exec mode)");
     Shared *sh = shared_page();
     Fault f{13, UINT64_MAX, 2, sh};
     const std::vector<uint64_t> items = make_items(50);
@@ -173,6 +177,7 @@ TEST(Retries, AnItemOutOfAttemptsFailsAndSaysHowManyWereMade) {
 }
 
 TEST(Retries, TimedOutItemIsRetried) {
+    PM_SKIP_IN_EXEC_MODE("attempts are counted in an inherited shared mapping (the recovery matrix covers retries in exec mode)");
     Shared *sh = shared_page();
     Fault f{3, 1, 0, sh};
     const std::vector<uint64_t> items = make_items(20);
@@ -238,6 +243,7 @@ TEST(Recycling, AWorkerIsReplacedAfterMaxItems) {
 }
 
 TEST(Recycling, AWorkerIsReplacedWhenItsMemoryGrows) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its growth from user_data");
     const std::vector<uint64_t> items = make_items(60);
     Config cfg;
     cfg.chunk = 1;
@@ -289,6 +295,7 @@ int state_work(const void *, size_t, uint64_t, pm_sink *out, void *) {
 }
 
 TEST(Hooks, InitStateReachesTheWorkAndExitRunsOncePerWorker) {
+    PM_SKIP_IN_EXEC_MODE("the hooks count into an inherited shared mapping (the recovery matrix covers hooks in exec mode)");
     for (uint32_t processes : {1u, 3u}) {
         SCOPED_TRACE("processes " + std::to_string(processes));
         ASSERT_EQ(pipe2(g_hook_pipe, O_CLOEXEC), 0);
@@ -552,6 +559,7 @@ int use_inherited_work(const void *item, size_t len, uint64_t index, pm_sink *ou
 }
 
 TEST(WrongPlace, HandlesInheritedByAWorkerAreRefused) {
+    PM_SKIP_IN_EXEC_MODE("it uses handles that a forked worker inherits");
     Inherited h;
     Config cfg;
     Options opts = make_options(cfg);
@@ -620,6 +628,7 @@ static void expect_exit3_seen_and_survived(uint64_t dying, size_t n) {
 }
 
 TEST(HostSignals, AGreedySigchldHandlerCannotStealWorkerStatuses) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its exit status from user_data");
     struct sigaction sa = {}, old = {};
     sa.sa_handler = greedy_reaper;
     sa.sa_flags = SA_RESTART;
@@ -656,6 +665,7 @@ static bool pidfds_wanted() {
 }
 
 TEST(Template, WatchesEachWorkerThroughAPidfdOrItsFallback) {
+    PM_SKIP_IN_EXEC_MODE("the work function reads its exit status from user_data");
     Config cfg;
     cfg.processes = 3;
     Pool pool = start_pool(cfg, checksum_work);
@@ -684,6 +694,7 @@ static int report_mask(const void *, size_t, uint64_t, pm_sink *out, void *) {
 }
 
 TEST(HostSignals, TheWorkFunctionSeesTheCallersSignalMask) {
+    PM_SKIP_IN_EXEC_MODE("an exec-mode worker starts with every signal unblocked and at its default action (said in the header)");
     sigset_t usr2, old;
     sigemptyset(&usr2);
     sigaddset(&usr2, SIGUSR2);
