@@ -13,6 +13,7 @@
 #include <string>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "../cpp/errors.hpp"
 #include "../parmapper.h"
@@ -71,8 +72,15 @@ public:
 
     void add(registered_entry e) {
         std::lock_guard<std::mutex> hold(lock_);
-        std::string name = e.name;
-        entries_[std::move(name)] = std::move(e);
+        auto it = entries_.find(e.name);
+        if (it == entries_.end()) {
+            std::string name = e.name;
+            entries_.emplace(std::move(name), std::move(e));
+        } else {
+            // Replaced: maps that started with it may still run it.
+            retired_.push_back(std::move(it->second));
+            it->second = std::move(e);
+        }
     }
 
     bool find(const std::string& name, registered_entry* out) const {
@@ -88,6 +96,7 @@ private:
     work_registry() = default;
     mutable std::mutex lock_;
     std::map<std::string, registered_entry> entries_;
+    std::vector<registered_entry> retired_;  // kept reachable, never freed
 };
 
 // The registration under name, checked against the item and result types
