@@ -76,6 +76,15 @@ const auto star_mul =
     pm::register_work<std::tuple<int, int>>("star_mul", [](int a, int b) { return a * b; },
                                             pm::star);
 
+// Set by the registered worker hooks in each worker.
+int g_worker_tag = -1;
+bool register_hooks() {
+    pm::register_worker_hooks("tag", [](uint32_t id) { g_worker_tag = 100 + int(id); });
+    return true;
+}
+const bool g_hooks_registered = register_hooks();
+const auto worker_tag = pm::register_work("worker_tag", [](int) { return g_worker_tag; });
+
 pm::options two() { return pm::options{}.processes(2); }
 
 TEST(Exec, TheStartMethodIsTheOneAsked) {
@@ -271,6 +280,19 @@ TEST(Exec, APoolMapsFailuresAsInForkMode) {
         failed += !r;
     EXPECT_EQ(failed, 1u);
     EXPECT_THROW(pm::to_vector(pool.map(pmcpp::iota(20))), pm::worker_error);
+}
+
+TEST(Exec, RegisteredWorkerHooksRunInEachWorker) {
+    ASSERT_TRUE(g_hooks_registered);
+    for (int tag : pm::map(worker_tag, pmcpp::iota(40), two().chunksize(1).worker_hooks("tag")))
+        EXPECT_TRUE(tag == 100 || tag == 101) << tag;
+    auto pool = pm::make_pool(worker_tag, two().worker_hooks("tag"));
+    for (int tag : pool.map(pmcpp::iota(10)))
+        EXPECT_TRUE(tag == 100 || tag == 101) << tag;
+    // Not both kinds at once.
+    EXPECT_THROW(pm::map(worker_tag, pmcpp::iota(4),
+                         two().worker_hooks("tag").on_worker_start([](uint32_t) {})),
+                 pm::error);
 }
 
 TEST(Exec, AnUnregisteredCallableIsRefusedAtCreation) {

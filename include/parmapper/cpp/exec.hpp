@@ -3,11 +3,15 @@
 #ifndef PARMAPPER_CPP_EXEC_HPP
 #define PARMAPPER_CPP_EXEC_HPP
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "../detail/call.hpp"
 #include "../detail/codec.hpp"
@@ -50,13 +54,17 @@
  * crash and exit reports. An exception thrown in a worker comes back as
  * pm::worker_error with its type and text, as in fork mode.
  *
+ * Worker hooks likewise: pm::register_worker_hooks(name, start, exit) in every
+ * run, and options::worker_hooks(name) on the map or pool.
+ *
  * Refused at creation with pm::error (PM_EINVAL), not in the worker: in exec
  * mode, pm::map and pm::make_pool given a plain (unregistered) callable, and
  * options with on_worker_start or on_worker_exit (std::functions a fresh
- * run cannot reach); a pm::work whose name is not registered, or registered
- * with other item or result types. In-process maps (processes(1),
- * errors::inline_) start no worker: there the start method does not apply.
- * pm::process always forks. Since: 0.3 */
+ * run cannot reach; use worker_hooks(name)); a pm::work whose name is not
+ * registered, or registered with other item or result types. In-process
+ * maps (processes(1), errors::inline_) start no worker: there the start
+ * method does not apply. pm::process always forks. pm::pareval does not
+ * take a registration: run it in fork mode. Since: 0.3 */
 
 namespace pm {
 
@@ -212,6 +220,48 @@ auto register_work(std::string name, F&& f, const Pieces&... pieces) {
             return work<item_t, result_t>(std::move(name));
         }
     }
+}
+
+/* Registers worker hooks under name (pm_register_worker_hooks), for maps
+ * and pools whose options name them with options::worker_hooks(name), in
+ * either start method: on_start(worker_id) runs in each worker once before
+ * its first item, on_exit(worker_id) when it stops normally, exactly as
+ * options::on_worker_start and on_worker_exit (an exception from on_start
+ * makes the worker exit; in-process maps run each once with id 0). Either
+ * may be empty. Like pm::register_work: in every run, before pm::serve();
+ * kept for the life of the program; a name registered again is replaced.
+ * Throws pm::error (PM_EINVAL for a bad name). Since: 0.3 */
+inline void register_worker_hooks(std::string name, std::function<void(uint32_t)> on_start,
+                                  std::function<void(uint32_t)> on_exit = {}) {
+    struct hooks {
+        std::function<void(uint32_t)> on_start, on_exit;
+        static int start(uint32_t id, void**, void* self) noexcept {
+            try {
+                static_cast<hooks*>(self)->on_start(id);
+                return 0;
+            } catch (...) {
+                return 1;  // the worker exits; its items fail as a dead worker's
+            }
+        }
+        static void exit(uint32_t id, void*, void* self) noexcept {
+            try {
+                static_cast<hooks*>(self)->on_exit(id);
+            } catch (...) {  // nothing to report it to: the worker is leaving
+            }
+        }
+    };
+    const bool has_start = bool(on_start), has_exit = bool(on_exit);
+    // Never freed: the C registry holds it (a replaced one may still be in
+    // use), and it stays reachable through this list.
+    static std::mutex lock;
+    static std::vector<std::unique_ptr<hooks>>* all = new std::vector<std::unique_ptr<hooks>>;
+    auto h = std::make_unique<hooks>(hooks{std::move(on_start), std::move(on_exit)});
+    std::lock_guard<std::mutex> hold(lock);
+    detail::check(pm_register_worker_hooks(name.c_str(), has_start ? &hooks::start : nullptr,
+                                           has_exit ? &hooks::exit : nullptr, nullptr, nullptr,
+                                           h.get()),
+                  "pm_register_worker_hooks");
+    all->push_back(std::move(h));
 }
 
 /* Call first thing in main, after the registrations (pm_worker_serve): in a

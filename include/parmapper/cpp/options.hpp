@@ -112,6 +112,7 @@ struct option_values {
     std::string progress_label;
     int runtime_error_mode = PM_ERRORS_RAISE;  // the C mode errors::runtime() chose
     std::optional<pm::start> start_method;     // unset: PARMAPPER_START, else fork
+    std::string worker_hooks_name;             // pm::register_worker_hooks(); "": none
 };
 
 template <class E>
@@ -297,11 +298,23 @@ public:
         return *this;
     }
 
+    /* Worker hooks registered under name with pm::register_worker_hooks()
+     * (see cpp/exec.hpp): as on_worker_start and on_worker_exit, in either
+     * start method (exec workers find them by name). "" (default): none.
+     * Not together with on_worker_start/on_worker_exit (pm::error). For a
+     * pool, fixed at pm::make_pool(). Since: 0.3 */
+    basic_options& worker_hooks(std::string name) {
+        v_.worker_hooks_name = std::move(name);
+        return *this;
+    }
+
     /* How the workers start: pm::start::fork or pm::start::exec (see
      * pm::start; unset, PARMAPPER_START chooses). In exec mode only a
      * function registered with pm::register_work() can be mapped, and
      * on_worker_start/on_worker_exit cannot be used (a worker is a new run
-     * of the program, which cannot reach them). Since: 0.3 */
+     * of the program, which cannot reach them; register them with
+     * pm::register_worker_hooks() and name them with worker_hooks()).
+     * Since: 0.3 */
     basic_options& start(pm::start method) {
         v_.start_method = method;
         return *this;

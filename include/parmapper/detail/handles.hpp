@@ -68,6 +68,13 @@ inline unique_options make_c_options(const option_values& v, int error_mode,
         check(pm_options_set_start_method(
                   raw, *v.start_method == pm::start::exec ? PM_START_EXEC : PM_START_FORK),
               "pm_options_set_start_method");
+    if (!v.worker_hooks_name.empty()) {
+        if (v.on_worker_start || v.on_worker_exit)
+            throw pm::error(PM_EINVAL, "pm::options: worker_hooks(name) and "
+                                       "on_worker_start/on_worker_exit are both set; give one");
+        check(pm_options_set_worker_hooks_name(raw, v.worker_hooks_name.c_str()),
+              "pm_options_set_worker_hooks_name");
+    }
     return o;
 }
 
@@ -110,9 +117,9 @@ inline void check_exec_start(const option_values& v, int error_mode, const char*
         throw pm::error(PM_EINVAL,
                         std::string(what) +
                             ": in exec mode on_worker_start and on_worker_exit cannot reach "
-                            "the workers (a worker is a fresh run of the program); set up "
-                            "per-worker state in the registered function, or use "
-                            "pm::start::fork");
+                            "the workers (a worker is a fresh run of the program): register "
+                            "them with pm::register_worker_hooks(name, start, exit) and pass "
+                            "options::worker_hooks(name), or use pm::start::fork");
 }
 
 // The C error mode of a map. automatic is raise whatever the number of
