@@ -26,7 +26,25 @@
  * cereal binary archive (results: a type's own cereal serialization when it
  * has one, else its bytes when it is trivially copyable).
  *
- * Everything here is Since: 0.2. Linux only, like the C library.
+ * Workers that start by exec (since 0.3). Workers are forked by default; a
+ * program whose runtime runs threads that fork would lose starts them by
+ * exec instead (pm::options{}.start(pm::start::exec), or PARMAPPER_START=exec
+ * in the environment): each worker is then a fresh run of the program, which
+ * inherits nothing, so the function is registered by name in every run and
+ * main calls pm::serve() first (see cpp/exec.hpp):
+ *
+ *     static const auto square = pm::register_work("square", [](int x) { return x * x; });
+ *     int main(int argc, char** argv) {
+ *         pm::serve(argc, argv);   // in a worker: serves items, never returns
+ *         for (int r : pm::map(square, items, pm::options{}.start(pm::start::exec))) ...
+ *     }
+ *
+ * A registration (a pm::work<Item, Result>) maps the same in both start
+ * methods; in exec mode a plain callable is refused with pm::error when the
+ * map or pool is made.
+ *
+ * Everything here is Since: 0.2 unless it says otherwise. Linux only, like
+ * the C library.
  */
 #ifndef PARMAPPER_HPP
 #define PARMAPPER_HPP
@@ -37,6 +55,7 @@
 
 #include "cpp/arguments.hpp"
 #include "cpp/errors.hpp"
+#include "cpp/exec.hpp"
 #include "cpp/map_range.hpp"
 #include "cpp/options.hpp"
 #include "cpp/pool.hpp"
@@ -84,7 +103,11 @@ auto start_map(F&& f, Items&& items, const Pieces&... pieces) {
  * f: any callable, stored by value (a decayed copy; pass std::ref(f) to keep
  *   a reference). It runs in the workers, which are forked by this call and
  *   see the program's memory as it is now; its writes stay in the worker.
- *   With processes(1) or errors::inline_ it runs in this process. With
+ *   With processes(1) or errors::inline_ it runs in this process. Workers
+ *   that start by exec (options::start(pm::start::exec), PARMAPPER_START=exec)
+ *   cannot reach f: there pass a registration instead (pm::register_work,
+ *   below and in cpp/exec.hpp); a plain f is refused (pm::error, PM_EINVAL)
+ *   before anything starts. With
  *   threads(n > 1) it is called on several threads at once. Each call gets
  *   its own copy of the item, as an lvalue: f may take it by value, by
  *   const reference, or by reference to change it.
@@ -112,11 +135,14 @@ auto start_map(F&& f, Items&& items, const Pieces&... pieces) {
  *   (pairs, tuples and optionals member by member), and not a pointer (a
  *   compile-time error says so otherwise, naming the type).
  * Throws: pm::error when the map cannot start (PM_EINVAL for an option out of
- *   range, PM_ESYS if fork fails, PM_ENOMEM); nothing is left running then.
+ *   range or a plain f in exec mode, PM_ESYS if fork fails, PM_ENOMEM);
+ *   nothing is left running then.
  * Thread-safety: any thread; see options::daemon() for the thread that
  *   creates the workers. Since: 0.2 */
 template <class F, class Items, class... Pieces,
-          std::enable_if_t<!std::is_member_function_pointer_v<std::decay_t<F>>, int> = 0>
+          std::enable_if_t<!std::is_member_function_pointer_v<std::decay_t<F>> &&
+                               !detail::is_work<std::decay_t<F>>::value,
+                           int> = 0>
 auto map(F&& f, Items&& items, const Pieces&... pieces) {
     using range_t = std::remove_reference_t<Items>;
     static_assert(detail::is_range<range_t>::value,

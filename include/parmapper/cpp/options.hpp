@@ -77,6 +77,19 @@ struct runtime_t {
 constexpr runtime_t runtime(errors::mode m) { return runtime_t(m); }
 }  // namespace errors
 
+/* How a map's or pool's workers start (options::start(); the C API's
+ * pm_options_set_start_method()). Unset, the environment variable
+ * PARMAPPER_START=exec (or fork) chooses, and fork is the default.
+ * - start::fork: a worker is a fork() of the caller and inherits the
+ *   mapped function and everything it points at (see pm::map).
+ * - start::exec: a worker is a fresh run of this program, whose main calls
+ *   pm::serve(argc, argv) first; it finds its function by name, so maps and
+ *   pools in this mode need a function registered with pm::register_work()
+ *   (see cpp/exec.hpp). In-process maps (processes(1), errors::inline_)
+ *   start no worker and ignore it.
+ * Since: 0.3 */
+enum class start { fork, exec };
+
 namespace detail {
 
 // The plain settings, shared by every error mode's options type.
@@ -98,6 +111,8 @@ struct option_values {
     bool progress_bar = false;
     std::string progress_label;
     int runtime_error_mode = PM_ERRORS_RAISE;  // the C mode errors::runtime() chose
+    std::optional<pm::start> start_method;     // unset: PARMAPPER_START, else fork
+    std::string worker_hooks_name;             // pm::register_worker_hooks(); "": none
 };
 
 template <class E>
@@ -280,6 +295,28 @@ public:
     }
     basic_options& on_worker_exit(std::function<void(uint32_t worker_id)> fn) {
         v_.on_worker_exit = std::move(fn);
+        return *this;
+    }
+
+    /* Worker hooks registered under name with pm::register_worker_hooks()
+     * (see cpp/exec.hpp): as on_worker_start and on_worker_exit, in either
+     * start method (exec workers find them by name). "" (default): none.
+     * Not together with on_worker_start/on_worker_exit (pm::error). For a
+     * pool, fixed at pm::make_pool(). Since: 0.3 */
+    basic_options& worker_hooks(std::string name) {
+        v_.worker_hooks_name = std::move(name);
+        return *this;
+    }
+
+    /* How the workers start: pm::start::fork or pm::start::exec (see
+     * pm::start; unset, PARMAPPER_START chooses). In exec mode only a
+     * function registered with pm::register_work() can be mapped, and
+     * on_worker_start/on_worker_exit cannot be used (a worker is a new run
+     * of the program, which cannot reach them; register them with
+     * pm::register_worker_hooks() and name them with worker_hooks()).
+     * Since: 0.3 */
+    basic_options& start(pm::start method) {
+        v_.start_method = method;
         return *this;
     }
 

@@ -12,6 +12,7 @@
 #include "../detail/handles.hpp"
 #include "../detail/input.hpp"
 #include "../detail/pieces.hpp"
+#include "../detail/registry.hpp"
 #include "../detail/start.hpp"
 #include "../detail/work.hpp"
 #include "../parmapper.h"
@@ -36,17 +37,33 @@ namespace pm {
  *     for (int v : pool.map(first_batch)) ...
  *     auto more = pm::to_vector(pool.map(second_batch, pm::options{}.ordered(false)));
  *
+ * Workers that start by exec (since 0.3): pm::make_pool(w, opts) with a
+ * registered function w (pm::register_work, see cpp/exec.hpp) makes a pool
+ * in either start method; in exec mode its template process and workers are
+ * fresh runs of the program, and a plain callable is refused (pm::error).
+ *
  * Ownership: move-only. Destroying the pool stops its workers (they finish
  * the chunk they run, are killed after a second) and reaps them; a map still
  * alive keeps them until it is destroyed.
  * Thread-safety: one thread at a time. Since: 0.2 */
+namespace detail {
+template <class Item, class Call>
+struct pool_result {
+    using type = typename work_state<Item, Call>::result_type;
+};
+template <class Item, class R>
+struct pool_result<Item, registered_call<R>> {
+    using type = R;
+};
+}  // namespace detail
+
 template <class Item, class Call, class ErrorMode>
 class pool {
     using work_t = detail::work_state<Item, Call>;
 
 public:
     using item_type = Item;
-    using result_type = typename work_t::result_type;
+    using result_type = typename detail::pool_result<Item, Call>::type;
 
     /* Use pm::make_pool. Forks the workers; throws pm::error. */
     pool(Call call, basic_options<ErrorMode> defaults) : defaults_(std::move(defaults)) {
@@ -55,6 +72,7 @@ public:
         // other modes are chosen per map.
         inline_ = detail::c_error_mode<ErrorMode>(v) == PM_ERRORS_INLINE;
         const int mode = inline_ ? PM_ERRORS_INLINE : PM_ERRORS_RAISE;
+        detail::check_exec_start(v, mode, "pm::make_pool", false);
         detail::unique_options opts = detail::make_c_options(v, mode, PM_TOTAL_UNKNOWN);
         auto work = std::make_unique<work_t>(std::move(call));
         work->attach_hooks(v, opts.get());
@@ -64,6 +82,38 @@ public:
         detail::check(pm_pool_create(&raw, opts.get(), &work_t::run, work.release(),
                                      &work_t::destroy),
                       "pm_pool_create");
+        pool_.reset(raw);
+        one_process_ = v.processes == 1 || inline_;
+    }
+
+    /* Use pm::make_pool with a pm::work (a registered function). Workers
+     * that start by exec find it by name; otherwise the pool gets a work
+     * state of its own over the registered callable. Throws pm::error. */
+    pool(const detail::registered_entry& e, basic_options<ErrorMode> defaults)
+        : defaults_(std::move(defaults)) {
+        static_assert(std::is_same_v<Call, detail::registered_call<result_type>>,
+                      "pm::pool: this constructor is pm::make_pool's, for a pm::work");
+        const detail::option_values& v = defaults_.values();
+        inline_ = detail::c_error_mode<ErrorMode>(v) == PM_ERRORS_INLINE;
+        const int mode = inline_ ? PM_ERRORS_INLINE : PM_ERRORS_RAISE;
+        detail::check_exec_start(v, mode, "pm::make_pool", true);
+        detail::unique_options opts = detail::make_c_options(v, mode, PM_TOTAL_UNKNOWN);
+        pm_pool* raw = nullptr;
+        if (detail::starts_by_exec(v, mode)) {
+            // The program-lifetime state: the pool's maps never keep
+            // exceptions in it (they do not run in this process).
+            work_ = e.shared;
+            detail::check(pm_pool_create_named(&raw, opts.get(), e.name.c_str()),
+                          "pm_pool_create_named");
+        } else {
+            std::unique_ptr<detail::work_base> work(e.make(e.call));
+            work->attach_hooks(v, opts.get());
+            work_ = work.get();
+            // pm_pool_create owns the work state from here, even when it fails.
+            detail::check(
+                pm_pool_create(&raw, opts.get(), e.run, work.release(), e.destroy),
+                "pm_pool_create");
+        }
         pool_.reset(raw);
         one_process_ = v.processes == 1 || inline_;
     }
@@ -114,7 +164,7 @@ public:
 
 private:
     detail::unique_pool pool_;
-    detail::work_base* work_ = nullptr;  // owned by the C pool
+    detail::work_base* work_ = nullptr;  // owned by the C pool (or the registry)
     basic_options<ErrorMode> defaults_;
     bool inline_ = false;  // made with errors::inline_ (or runtime inline_): in-process
     bool one_process_ = false;

@@ -3,8 +3,12 @@
 #ifndef PARMAPPER_DETAIL_HANDLES_HPP
 #define PARMAPPER_DETAIL_HANDLES_HPP
 
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+
+#include <unistd.h>
 
 #include "../cpp/errors.hpp"
 #include "../cpp/options.hpp"
@@ -60,7 +64,62 @@ inline unique_options make_c_options(const option_values& v, int error_mode,
                                       v.progress_label.empty() ? nullptr
                                                                : v.progress_label.c_str()),
           "pm_options_set_progress_bar");
+    if (v.start_method)
+        check(pm_options_set_start_method(
+                  raw, *v.start_method == pm::start::exec ? PM_START_EXEC : PM_START_FORK),
+              "pm_options_set_start_method");
+    if (!v.worker_hooks_name.empty()) {
+        if (v.on_worker_start || v.on_worker_exit)
+            throw pm::error(PM_EINVAL, "pm::options: worker_hooks(name) and "
+                                       "on_worker_start/on_worker_exit are both set; give one");
+        check(pm_options_set_worker_hooks_name(raw, v.worker_hooks_name.c_str()),
+              "pm_options_set_worker_hooks_name");
+    }
     return o;
+}
+
+// Whether a map or pool with these settings starts its workers by exec: as
+// the C library decides it (an explicit start(), else PARMAPPER_START), and
+// only when it has workers at all (not one process, not inline; processes
+// 0 is one per online CPU).
+inline bool starts_by_exec(const option_values& v, int error_mode) {
+    if (error_mode == PM_ERRORS_INLINE)
+        return false;
+    uint32_t processes = v.processes;
+    if (processes == 0) {
+        const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+        processes = n > 0 ? static_cast<uint32_t>(n) : 1u;
+    }
+    if (processes == 1)
+        return false;
+    if (v.start_method)
+        return *v.start_method == pm::start::exec;
+    const char* env = std::getenv("PARMAPPER_START");
+    return env && std::strcmp(env, "exec") == 0;
+}
+
+// Refuses, before anything starts, what an exec-mode worker cannot reach:
+// a callable that is not registered (what names the map in the message),
+// and the std::function worker hooks of the options.
+inline void check_exec_start(const option_values& v, int error_mode, const char* what,
+                             bool registered) {
+    if (!starts_by_exec(v, error_mode))
+        return;
+    if (!registered)
+        throw pm::error(PM_EINVAL,
+                        std::string(what) +
+                            ": in exec mode (pm::start::exec or PARMAPPER_START=exec) a "
+                            "worker is a fresh run of the program and cannot reach this "
+                            "callable: register it with pm::register_work(name, f) in every "
+                            "run, before pm::serve(argc, argv), and map over the registration "
+                            "(or use pm::start::fork)");
+    if (v.on_worker_start || v.on_worker_exit)
+        throw pm::error(PM_EINVAL,
+                        std::string(what) +
+                            ": in exec mode on_worker_start and on_worker_exit cannot reach "
+                            "the workers (a worker is a fresh run of the program): register "
+                            "them with pm::register_worker_hooks(name, start, exit) and pass "
+                            "options::worker_hooks(name), or use pm::start::fork");
 }
 
 // The C error mode of a map. automatic is raise whatever the number of

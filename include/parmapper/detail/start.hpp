@@ -12,6 +12,7 @@
 #include "../parmapper.h"
 #include "handles.hpp"
 #include "input.hpp"
+#include "registry.hpp"
 #include "stepper.hpp"
 #include "work.hpp"
 
@@ -38,6 +39,9 @@ auto start_one_shot(Call call, Items&& items, const option_values& v, int error_
     using R = typename work_t::result_type;
     using V = yielded_t<R, ReturnMode, Indexed>;
 
+    // An exec-mode worker could not reach the callable: say so now, not
+    // with a worker that crashes on it.
+    check_exec_start(v, error_mode, "pm::map", false);
     auto stepper = make_stepper<Item, R, ReturnMode, Indexed>(std::forward<Items>(items), v);
     unique_options opts = make_c_options(v, error_mode, stepper->input().length());
     stepper->attach_progress(opts.get());
@@ -54,6 +58,41 @@ auto start_one_shot(Call call, Items&& items, const option_values& v, int error_
     check(pm_map_create(&raw, opts.get(), in, &work_t::run, work.release(), &work_t::destroy),
           "pm_map_create");
     stepper->start(unique_map(raw), w, error_mode);
+    return map_range<V>(std::move(stepper));
+}
+
+// Starts a map of a registered function (pm::register_work). Workers that
+// start by exec find it by name (pm_map_create_named); otherwise (fork, or
+// in-process) the map gets a work state of its own over the registered
+// callable, exactly as start_one_shot gives one over a plain callable.
+template <class Item, class R, bool ReturnMode, bool Indexed, class Items>
+auto start_registered(const registered_entry& e, Items&& items, const option_values& v,
+                      int error_mode) {
+    using V = yielded_t<R, ReturnMode, Indexed>;
+
+    const bool exec = starts_by_exec(v, error_mode);
+    check_exec_start(v, error_mode, "pm::map", true);
+    auto stepper = make_stepper<Item, R, ReturnMode, Indexed>(std::forward<Items>(items), v);
+    unique_options opts = make_c_options(v, error_mode, stepper->input().length());
+    stepper->attach_progress(opts.get());
+    pm_map* raw = nullptr;
+    if (exec) {
+        // The workers run their own run's registration; nothing of this
+        // process reaches them, and nothing is kept here.
+        pm_input* in = stepper->input().make_input();
+        check(pm_map_create_named(&raw, opts.get(), in, e.name.c_str()), "pm_map_create_named");
+        stepper->start(unique_map(raw), e.shared, error_mode);
+    } else {
+        std::unique_ptr<work_base> work(e.make(e.call));
+        work->attach_hooks(v, opts.get());
+        work->keep_exceptions(v.processes == 1 || error_mode == PM_ERRORS_INLINE);
+        pm_input* in = stepper->input().make_input();
+        work_base* w = work.get();
+        // pm_map_create owns the input and the work state from here.
+        check(pm_map_create(&raw, opts.get(), in, e.run, work.release(), e.destroy),
+              "pm_map_create");
+        stepper->start(unique_map(raw), w, error_mode);
+    }
     return map_range<V>(std::move(stepper));
 }
 
