@@ -159,6 +159,13 @@ impl<'a, 'b: 'a, T: Plain> Items<'a> for &'a [&'b [T]] {
     }
 }
 
+impl<'a, 'b: 'a, T: Plain> Items<'a> for &'a Vec<&'b [T]> {
+    type Item = [T];
+    fn into_source(self) -> Source<'a> {
+        records(self, slice_bytes, None)
+    }
+}
+
 impl<'a, T: Plain> Items<'a> for &'a [Vec<T>] {
     type Item = [T];
     fn into_source(self) -> Source<'a> {

@@ -69,9 +69,8 @@ pub(crate) fn batch(opts: &Options) -> usize {
 }
 
 /// Whether the work function is a chunk function (one call per chunk).
-/// Measured with examples/bench.rs: see the README.
-pub(crate) fn chunked(_opts: &Options) -> bool {
-    std::env::var_os("PARMAPPER_RUST_CHUNKED").is_some()
+pub(crate) fn chunked(opts: &Options) -> bool {
+    opts.chunk_calls.unwrap_or(false)
 }
 
 /// Makes a one-shot map (forks, unless in-process) whose core owns the

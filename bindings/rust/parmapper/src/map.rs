@@ -243,11 +243,14 @@ impl<'a, R> Map<'a, R> {
 
     /// One step of the library, when the last batch is used up.
     fn step(&mut self, timeout_ms: c_int) -> Step {
+        if self.over {
+            return Step::Done;
+        }
         if self.pos < self.count {
             self.pos += 1;
             return Step::Entry(self.pos - 1);
         }
-        if self.over || self.rc != sys::PM_OK {
+        if self.rc != sys::PM_OK {
             self.over = true;
             return Step::Done;
         }

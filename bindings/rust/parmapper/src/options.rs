@@ -83,6 +83,7 @@ pub struct Options {
     progress_bar: Option<Option<String>>,
     reset_crash_signals: Option<bool>,
     pub(crate) batch: Option<usize>,
+    pub(crate) chunk_calls: Option<bool>,
 }
 
 impl Options {
@@ -283,6 +284,21 @@ impl Options {
     /// ```
     pub fn batch(mut self, n: usize) -> Options {
         self.batch = Some(n.max(1));
+        self
+    }
+
+    /// `true`: the work function crosses from C into Rust once per chunk
+    /// (`pm_map_create_chunked()`), not once per item. The default is
+    /// `false`: examples/bench.rs measured no gain from it (see the README).
+    ///
+    /// ```
+    /// let opts = parmapper::Options::new().chunk_calls(true);
+    /// let v: Vec<u64> = parmapper::map_with(&opts, vec![1u64, 2], |&x| x + 1)
+    ///     .unwrap().map(Result::unwrap).collect();
+    /// assert_eq!(v, [2, 3]);
+    /// ```
+    pub fn chunk_calls(mut self, on: bool) -> Options {
+        self.chunk_calls = Some(on);
         self
     }
 }
