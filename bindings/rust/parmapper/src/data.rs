@@ -98,6 +98,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// Appends `bytes` to what is being encoded.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) {
         match &mut self.target {
             Target::Buf(buf) => buf.extend_from_slice(bytes),
@@ -161,15 +162,16 @@ fn slice_as_bytes<T: Plain>(v: &[T]) -> &[u8] {
     unsafe { slice::from_raw_parts(v.as_ptr() as *const u8, mem::size_of_val(v)) }
 }
 
+#[cold]
+fn wrong_size<T>(len: usize) -> String {
+    format!("{} bytes, expected {} for {}", len, mem::size_of::<T>(), std::any::type_name::<T>())
+}
+
 /// Reads a `T` from bytes with no alignment promise.
+#[inline]
 pub(crate) fn read_plain<T: Plain>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() != mem::size_of::<T>() {
-        return Err(format!(
-            "{} bytes, expected {} for {}",
-            bytes.len(),
-            mem::size_of::<T>(),
-            std::any::type_name::<T>()
-        ));
+        return Err(wrong_size::<T>(bytes.len()));
     }
     // SAFETY: the length is right and any bit pattern is a valid Plain value.
     Ok(unsafe { ptr::read_unaligned(bytes.as_ptr() as *const T) })
@@ -205,12 +207,14 @@ fn read_plain_vec<T: Plain>(bytes: &[u8]) -> Result<Vec<T>, String> {
 }
 
 impl<T: Plain> Encode for T {
+    #[inline]
     fn encode(&self, out: &mut Encoder<'_>) {
         out.write(as_bytes(self))
     }
 }
 
 impl<T: Plain> Decode for T {
+    #[inline]
     fn decode(bytes: &[u8]) -> Result<Self, String> {
         read_plain(bytes)
     }
@@ -357,5 +361,58 @@ impl<T: Encode + Decode, E: std::fmt::Display> Outcome for Result<T, E> {
     #[inline]
     fn into_result(self) -> Result<T, String> {
         self.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_values_round_trip_and_refuse_a_wrong_length() {
+        let mut buf = Vec::new();
+        0x0102_0304u32.encode(&mut Encoder::buf(&mut buf));
+        [1.5f64, -2.0].encode(&mut Encoder::buf(&mut buf));
+        assert_eq!(buf.len(), 4 + 16);
+        assert_eq!(u32::decode(&buf[..4]), Ok(0x0102_0304));
+        assert_eq!(<[f64; 2]>::decode(&buf[4..]), Ok([1.5, -2.0]));
+        let e = u32::decode(&buf[..3]).unwrap_err();
+        assert_eq!(e, "3 bytes, expected 4 for u32");
+        assert_eq!(<()>::decode(&[]), Ok(()));
+    }
+
+    #[test]
+    fn vectors_and_strings_round_trip_and_refuse_bad_bytes() {
+        let mut buf = Vec::new();
+        vec![7u16, 8, 9].encode(&mut Encoder::buf(&mut buf));
+        assert_eq!(Vec::<u16>::decode(&buf), Ok(vec![7, 8, 9]));
+        assert!(Vec::<u16>::decode(&buf[..5]).unwrap_err().contains("not a whole number"));
+        assert_eq!(Vec::<()>::decode(&[]), Ok(vec![]));
+        assert!(Vec::<()>::decode(&[0]).is_err());
+        assert_eq!(String::decode("héllo".as_bytes()).unwrap(), "héllo");
+        assert!(String::decode(&[0xff, 0xfe]).unwrap_err().contains("not UTF-8"));
+    }
+
+    #[test]
+    fn views_borrow_aligned_bytes_and_copy_unaligned_ones() {
+        let words = [1u32, 2, 3, 4];
+        let bytes: &[u8] = unsafe { slice::from_raw_parts(words.as_ptr() as *const u8, 16) };
+        let aligned = <[u32] as View>::view(bytes, |s| (s.as_ptr() as usize, s.to_vec())).unwrap();
+        assert_eq!(aligned, (words.as_ptr() as usize, vec![1, 2, 3, 4]));
+        let mut shifted = vec![0u8; 17];
+        shifted[1..].copy_from_slice(bytes);
+        let unaligned = <[u32] as View>::view(&shifted[1..], |s| s.to_vec()).unwrap();
+        assert_eq!(unaligned, vec![1, 2, 3, 4]);
+        assert!(<[u32] as View>::view(&shifted[..3], |s| s.len()).is_err());
+        assert_eq!(<u32 as View>::view(&shifted[1..5], |x| *x), Ok(1));
+        assert!(<str as View>::view(&[0xc3], |s| s.len()).unwrap_err().contains("not UTF-8"));
+        assert_eq!(<String as View>::view(b"ab", |s| s.clone()), Ok("ab".to_string()));
+    }
+
+    #[test]
+    fn outcomes_carry_results_and_error_texts() {
+        assert_eq!(5u8.into_result(), Ok(5));
+        assert_eq!(Ok::<u8, &str>(6).into_result(), Ok(6));
+        assert_eq!(Err::<u8, _>(std::fmt::Error).into_result(), Err("an error occurred when formatting an argument".to_string()));
     }
 }

@@ -216,3 +216,33 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(tag: u8) -> Vec<u8> {
+        let mut p = PAYLOAD_MAGIC.to_vec();
+        p.push(tag);
+        p
+    }
+
+    #[test]
+    fn a_failed_entry_is_classified_by_its_status_and_payload() {
+        let e = Error::from_entry(sys::PM_EITEM, 4, "panicked at 'x', a.rs:1:2".into(), &payload(TAG_PANIC));
+        assert_eq!((e.kind(), e.index(), e.is_panic()), (ErrorKind::Panic, Some(4), true));
+        assert_eq!(e.to_string(), "item 4: panicked at 'x', a.rs:1:2");
+        let e = Error::from_entry(sys::PM_EITEM, 1, "no".into(), &payload(TAG_FAILED));
+        assert_eq!(e.kind(), ErrorKind::Failed);
+        // A payload that is not ours, or our tag under another status.
+        assert_eq!(Error::from_entry(sys::PM_EITEM, 1, "c".into(), b"P").kind(), ErrorKind::Item);
+        let e = Error::from_entry(sys::PM_EWORKER, 2, "killed".into(), &payload(TAG_PANIC));
+        assert_eq!(e.kind(), ErrorKind::WorkerDied);
+        // Failures of no item have no index; an empty message gets the status text.
+        let e = Error::from_entry(sys::PM_ECANCELED, 0, String::new(), &[]);
+        assert_eq!((e.kind(), e.index()), (ErrorKind::Canceled, None));
+        assert_eq!(e.message(), status_text(sys::PM_ECANCELED));
+        assert_eq!(Error::from_entry(sys::PM_EINPUT, 9, "gen".into(), &[]).index(), Some(9));
+        assert_eq!(Error::from_entry(-99, 0, "?".into(), &[]).kind(), ErrorKind::Other);
+    }
+}

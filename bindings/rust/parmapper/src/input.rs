@@ -9,7 +9,7 @@ use parmapper_sys as sys;
 
 use crate::data::{Encode, Encoder, Plain, View};
 use crate::error::Error;
-use crate::work::panic_message;
+use crate::work::panic_text;
 
 /// Anything kept alive for as long as a map may use it.
 pub(crate) trait Keep {}
@@ -291,7 +291,7 @@ where
         }
         Err(payload) => {
             st.done = true;
-            let msg = format!("the input iterator panicked: {}", panic_message(payload));
+            let msg = format!("the input iterator {}", panic_text(payload));
             let msg = CString::new(msg.replace('\0', " ")).expect("no NUL left");
             sys::pm_feed_set_error(feed, msg.as_ptr());
             sys::PM_EINPUT

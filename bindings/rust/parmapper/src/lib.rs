@@ -83,6 +83,7 @@ where
 {
     let source = items.into_source();
     let raw_opts = RawOptions::new(opts, source.total())?;
+    crate::work::install_panic_hook();
     let work = Box::new(f);
     let user_data = &*work as *const F as *mut c_void;
     let (input, keep_input) = source.into_raw()?;

@@ -242,6 +242,7 @@ impl<'a, R> Map<'a, R> {
     }
 
     /// One step of the library, when the last batch is used up.
+    #[inline]
     fn step(&mut self, timeout_ms: c_int) -> Step {
         if self.over {
             return Step::Done;
@@ -290,6 +291,7 @@ impl<'a, R> Map<'a, R> {
         Step::Entry(0)
     }
 
+    #[inline]
     fn entry_bytes(&self, i: usize) -> &[u8] {
         let (p, n) = (self.data[i], self.lens[i]);
         if p.is_null() || n == 0 {
@@ -301,6 +303,7 @@ impl<'a, R> Map<'a, R> {
     }
 
     /// The error of a failed entry; ends the map when it is final.
+    #[cold]
     fn entry_error(&mut self, i: usize) -> Error {
         let message = unsafe { c_text(sys::pm_map_entry_error(self.raw, i)) };
         let e = Error::from_entry(self.statuses[i], self.indices[i], message, self.entry_bytes(i));
@@ -320,6 +323,7 @@ impl<'a, R> Map<'a, R> {
         e
     }
 
+    #[inline]
     fn step_bytes(&mut self, timeout_ms: c_int) -> Next<(u64, usize)> {
         match self.step(timeout_ms) {
             Step::Done => Next::Done,
@@ -376,6 +380,7 @@ impl<'a, R> Map<'a, R> {
 }
 
 impl<'a, R: Decode> Map<'a, R> {
+    #[inline]
     fn decode(&mut self, timeout_ms: c_int) -> Next<(u64, R)> {
         match self.step_bytes(timeout_ms) {
             Next::Ready(Ok((index, i))) => match R::decode(self.entry_bytes(i)) {
@@ -403,6 +408,7 @@ impl<'a, R: Decode> Map<'a, R> {
 impl<'a, R: Decode> Iterator for Map<'a, R> {
     type Item = Result<R, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Result<R, Error>> {
         match self.decode(-1) {
             Next::Ready(r) => Some(r.map(|(_, v)| v)),

@@ -30,6 +30,7 @@ impl<'a> PoolCore<'a> {
         O: Outcome + 'a,
     {
         let raw_opts = RawOptions::new(opts, None)?;
+        crate::work::install_panic_hook();
         let work = Box::new(f);
         let user_data = &*work as *const F as *mut c_void;
         let mut raw = ptr::null_mut();

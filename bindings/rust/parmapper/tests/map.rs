@@ -178,7 +178,8 @@ fn a_panicking_iterator_ends_the_map_after_the_items_before_it() {
     assert!(before.iter().enumerate().all(|(i, r)| r.as_ref().ok() == Some(&(i as u32))));
     let e = last.as_ref().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Input);
-    assert!(e.message().contains("the input iterator panicked: no item 60"), "{}", e);
+    assert!(e.message().starts_with("the input iterator panicked at 'no item 60', "), "{}", e);
+    assert!(e.message().contains("map.rs:"), "the panic's location: {}", e);
 }
 
 fn panic_on_multiples_of_7(x: &u32) -> u32 {
@@ -198,8 +199,10 @@ fn a_panic_fails_its_item_with_the_panic_message_in_every_mode() {
         assert_eq!(got[..3].iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), [0, 2, 4]);
         let e = got[3].as_ref().unwrap_err();
         assert_eq!((e.kind(), e.index(), e.status()), (ErrorKind::Panic, Some(3), parmapper_sys::PM_EITEM));
-        assert_eq!(e.message(), "panicked: bad item 3");
-        assert_eq!(e.to_string(), "item 3: panicked: bad item 3");
+        // std's words, with the location the panic hook recorded.
+        let at = e.message().strip_prefix("panicked at 'bad item 3', ").expect(e.message());
+        assert!(at.ends_with(".rs:187:9") && at.contains("map.rs"), "{}", at);
+        assert_eq!(e.to_string(), format!("item 3: {}", e.message()));
     }
     for opts in [two(), Options::new().processes(1)] {
         // Return: each panic in its place, and the map goes on.
@@ -213,7 +216,7 @@ fn a_panic_fails_its_item_with_the_panic_message_in_every_mode() {
                     assert_eq!(i % 7, 3);
                     assert!(e.is_panic());
                     assert_eq!(e.index(), Some(i as u64));
-                    assert_eq!(e.message(), format!("panicked: bad item {}", i));
+                    assert!(e.message().starts_with(&format!("panicked at 'bad item {}', ", i)), "{}", e);
                 }
             }
         }
