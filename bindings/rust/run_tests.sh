@@ -18,7 +18,11 @@ if [[ $# -ne 1 ]]; then
   echo "usage: $0 PREFIX (where libparmapper is installed)" >&2
   exit 2
 fi
-prefix="$(cd "$1" && pwd)"
+if ! prefix="$(cd "$1" 2>/dev/null && pwd)"; then
+  echo "rust: no folder $1" >&2
+  echo "rust binding: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 build="${RUST_BUILD_DIR:-$repo/build-rust}"

@@ -89,10 +89,12 @@ enum Target<'a> {
 }
 
 impl<'a> Encoder<'a> {
+    #[inline]
     pub(crate) fn sink(out: *mut sys::pm_sink) -> Encoder<'static> {
         Encoder { target: Target::Sink(out), failed: false }
     }
 
+    #[inline]
     pub(crate) fn buf(buf: &'a mut Vec<u8>) -> Encoder<'a> {
         Encoder { target: Target::Buf(buf), failed: false }
     }
@@ -111,6 +113,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// Whether a write into a worker's result failed (out of memory).
+    #[inline]
     pub(crate) fn failed(&self) -> bool {
         self.failed
     }
@@ -121,16 +124,15 @@ impl<'a> Encoder<'a> {
 /// implementation of your own.
 ///
 /// ```
-/// use parmapper::{Encode, Encoder};
-/// fn bytes_of<T: Encode + ?Sized>(value: &T) -> usize {
-///     let mut n = 0;
-///     // Encoders are made by the crate; this only shows the trait bound.
-///     let _ = value;
-///     n += 1;
-///     n
-/// }
-/// assert_eq!(bytes_of("text"), 1);
-/// assert_eq!(bytes_of(&7u32), 1);
+/// // Vec<u16> items, encoded on the feeder thread, decoded in the workers.
+/// let rows = (0..4u16).map(|i| vec![i; i as usize]);
+/// let sums: Vec<u32> = parmapper::map(parmapper::iter(rows), |r: &Vec<u16>| {
+///     r.iter().map(|&x| u32::from(x)).sum::<u32>()
+/// })
+/// .unwrap()
+/// .map(Result::unwrap)
+/// .collect();
+/// assert_eq!(sums, [0, 1, 4, 9]);
 /// ```
 pub trait Encode {
     /// Writes the value's bytes; [`Decode::decode`] reads them back.

@@ -178,17 +178,41 @@ impl Error {
     }
 
     /// The C status code (`parmapper_sys::PM_E*`, negative).
+    ///
+    /// ```
+    /// let e = parmapper::map(vec![0u8, 1], |&x| if x == 1 { Err("one") } else { Ok(x) })
+    ///     .unwrap()
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// assert_eq!(e.status(), parmapper_sys::PM_EITEM);
+    /// ```
     pub fn status(&self) -> i32 {
         self.status
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// let e = parmapper::map(vec![0u8, 1], |&x| if x == 1 { Err("one") } else { Ok(x) })
+    ///     .unwrap()
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// assert_eq!(e.kind(), parmapper::ErrorKind::Failed);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The item's index in the input, for an error about one item (and for
     /// an input failure, the position it was filling).
+    ///
+    /// ```
+    /// let e = parmapper::map(vec![0u8, 1], |&x| if x == 1 { Err("one") } else { Ok(x) })
+    ///     .unwrap()
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// assert_eq!(e.index(), Some(1));
+    /// ```
     pub fn index(&self) -> Option<u64> {
         self.index
     }
@@ -196,11 +220,28 @@ impl Error {
     /// The message: the panic's, the work function's error text, or the
     /// library's (`worker 1 (pid 4242) killed by signal 11 (SIGSEGV) while
     /// running item 7`).
+    ///
+    /// ```
+    /// let e = parmapper::map(vec![0u8, 1], |&x| if x == 1 { Err("one") } else { Ok(x) })
+    ///     .unwrap()
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// assert_eq!(e.message(), "one");
+    /// assert_eq!(e.to_string(), "item 1: one");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// Whether the work function panicked on the item.
+    ///
+    /// ```
+    /// let e = parmapper::map(vec![0u8, 1], |&x| if x == 1 { Err("one") } else { Ok(x) })
+    ///     .unwrap()
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// assert!(!e.is_panic()); // it returned Err
+    /// ```
     pub fn is_panic(&self) -> bool {
         self.kind == ErrorKind::Panic
     }

@@ -16,6 +16,7 @@ pub(crate) trait Keep {}
 impl<T: ?Sized> Keep for T {}
 
 /// A map's input, as handed to the library. Made by [`Items`]; opaque.
+#[doc(hidden)]
 pub struct Source<'a> {
     kind: Kind,
     keep: Option<Box<dyn Keep + 'a>>,
@@ -199,6 +200,12 @@ impl<'a, T: Plain> Items<'a> for Vec<Vec<T>> {
 }
 
 /// An iterator input: see [`iter`].
+///
+/// ```
+/// let input: parmapper::Iter<std::ops::Range<u32>> = parmapper::iter(0..3);
+/// let n = parmapper::map(input, |&x| x).unwrap().count();
+/// assert_eq!(n, 3);
+/// ```
 pub struct Iter<I> {
     iter: I,
 }

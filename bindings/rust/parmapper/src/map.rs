@@ -107,6 +107,13 @@ impl Canceller {
     /// (also one blocked on another thread, within about a second) yields
     /// an [`ErrorKind::Canceled`](crate::ErrorKind) error, then the iterator
     /// ends. Returns `false`, doing nothing, once the map is gone.
+    ///
+    /// ```
+    /// let map = parmapper::map(vec![1u8, 2], |&x| x).unwrap();
+    /// let stop = map.canceller();
+    /// drop(map);
+    /// assert!(!stop.cancel()); // the map is gone: nothing to cancel
+    /// ```
     pub fn cancel(&self) -> bool {
         self.slot.cancel()
     }
@@ -223,6 +230,13 @@ impl<'a, R> Map<'a, R> {
     }
 
     /// A handle that cancels this map from any thread ([`Canceller`]).
+    ///
+    /// ```
+    /// let map = parmapper::map(parmapper::iter(0..u32::MAX), |&x| x).unwrap();
+    /// let stop = map.canceller();
+    /// std::thread::spawn(move || stop.cancel()).join().unwrap();
+    /// assert!(map.last().unwrap().is_err());
+    /// ```
     pub fn canceller(&self) -> Canceller {
         Canceller { slot: self.cancel.clone() }
     }
@@ -395,6 +409,19 @@ impl<'a, R: Decode> Map<'a, R> {
 
     /// Like [`Iterator::next`], but waits at most `timeout` (rounded to
     /// milliseconds) for a result: [`Next::Pending`] if none came.
+    ///
+    /// ```
+    /// use parmapper::Next;
+    /// use std::time::Duration;
+    /// let mut map = parmapper::map(vec![1u8], |&x| {
+    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     x
+    /// })
+    /// .unwrap();
+    /// assert!(matches!(map.next_timeout(Duration::ZERO), Next::Pending));
+    /// assert!(matches!(map.next_timeout(Duration::from_secs(10)), Next::Ready(Ok(1))));
+    /// assert!(matches!(map.next_timeout(Duration::from_secs(10)), Next::Done));
+    /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Next<R> {
         let ms = timeout.as_millis().min(i32::MAX as u128) as c_int;
         match self.decode(ms) {

@@ -82,6 +82,7 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
 
 /// Fails the item: its message, and a payload that tells this crate's
 /// kinds of failure apart.
+#[cold]
 unsafe fn fail(out: *mut sys::pm_sink, tag: u8, message: &str) -> c_int {
     let msg = CString::new(message.replace('\0', " ")).expect("no NUL left");
     sys::pm_sink_set_error(out, msg.as_ptr());
@@ -116,6 +117,7 @@ where
     }
 }
 
+#[cold]
 fn fail_panic(out: *mut sys::pm_sink, payload: Box<dyn Any + Send>) -> c_int {
     let message = panic_text(payload);
     // SAFETY: `out` is the sink of the running call.
@@ -136,6 +138,7 @@ where
     }
 }
 
+#[inline]
 unsafe fn item_bytes<'b>(item: *const c_void, len: usize) -> &'b [u8] {
     if len == 0 || item.is_null() {
         &[]
