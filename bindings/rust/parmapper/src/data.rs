@@ -88,6 +88,16 @@ enum Target<'a> {
     Buf(&'a mut Vec<u8>),
 }
 
+impl std::fmt::Debug for Encoder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to = match self.target {
+            Target::Sink(_) => "a worker's result",
+            Target::Buf(_) => "an item buffer",
+        };
+        f.debug_struct("Encoder").field("to", &to).finish()
+    }
+}
+
 impl<'a> Encoder<'a> {
     #[inline]
     pub(crate) fn sink(out: *mut sys::pm_sink) -> Encoder<'static> {

@@ -29,6 +29,17 @@ enum Kind {
     Pull { fn_: sys::pm_input_fn, state: *mut c_void },
 }
 
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::Array { .. } => "array",
+            Kind::Records { .. } => "records",
+            Kind::Pull { .. } => "pull",
+        };
+        f.debug_struct("Source").field("kind", &kind).field("total", &self.total).finish()
+    }
+}
+
 impl<'a> Source<'a> {
     /// The length hint for the options (iterator inputs; arrays know theirs).
     pub(crate) fn total(&self) -> Option<u64> {
@@ -206,6 +217,7 @@ impl<'a, T: Plain> Items<'a> for Vec<Vec<T>> {
 /// let n = parmapper::map(input, |&x| x).unwrap().count();
 /// assert_eq!(n, 3);
 /// ```
+#[derive(Debug)]
 pub struct Iter<I> {
     iter: I,
 }

@@ -29,6 +29,7 @@
 //! Maps over owned (`'static`) data need no scope: [`map`], [`map_with`],
 //! [`Pool::new`].
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 mod data;
 mod error;

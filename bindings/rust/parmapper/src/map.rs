@@ -1,4 +1,6 @@
 //! A running map: the owning handle, its batched stepping, cancellation.
+use std::fmt;
+use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::os::raw::{c_int, c_void};
 use std::ptr;
@@ -444,6 +446,31 @@ impl<'a, R: Decode> Iterator for Map<'a, R> {
     }
 }
 
+impl<'a, R: Decode> FusedIterator for Map<'a, R> {}
+
+impl<R> fmt::Debug for Map<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("results", &std::any::type_name::<R>())
+            .field("buffered", &(self.count - self.pos))
+            .field("over", &self.over)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alive = *self.slot.map.lock().unwrap_or_else(|e| e.into_inner()) != 0;
+        f.debug_struct("Canceller").field("map_alive", &alive).finish()
+    }
+}
+
+impl<R> fmt::Debug for Indexed<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Indexed").field(&self.map).finish()
+    }
+}
+
 impl<R> Drop for Map<'_, R> {
     fn drop(&mut self) {
         match &mut self.owner {
@@ -478,6 +505,8 @@ impl<'a, R> Indexed<'a, R> {
         &self.map
     }
 }
+
+impl<'a, R: Decode> FusedIterator for Indexed<'a, R> {}
 
 impl<'a, R: Decode> Iterator for Indexed<'a, R> {
     type Item = Result<(u64, R), Error>;

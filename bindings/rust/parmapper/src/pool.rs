@@ -1,5 +1,6 @@
 //! Pools: workers forked once, with one work function, for several maps.
 use std::cell::RefCell;
+use std::fmt;
 use std::marker::PhantomData;
 use std::os::raw::c_void;
 use std::ptr;
@@ -186,6 +187,16 @@ impl<'a, I: ?Sized + View, O: Outcome> Pool<'a, I, O> {
     pub fn processes(&self) -> u32 {
         // SAFETY: the pool is alive; one thread uses it (`&self`, !Sync).
         unsafe { sys::pm_pool_processes(self.core().raw) }
+    }
+}
+
+impl<I: ?Sized, O> fmt::Debug for Pool<'_, I, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("items", &std::any::type_name::<I>())
+            .field("returns", &std::any::type_name::<O>())
+            .field("options", &self.opts)
+            .finish()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Scopes: maps and pools that borrow from their environment.
 use std::cell::RefCell;
+use std::fmt;
 use std::marker::PhantomData;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -85,6 +86,13 @@ pub struct Scope<'scope, 'env: 'scope> {
     reg: Registry,
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let live = self.reg.slots.borrow().iter().filter(|e| e.is_some()).count();
+        f.debug_struct("Scope").field("live_maps_and_pools", &live).finish()
+    }
 }
 
 /// Runs `f` with a [`Scope`] in which maps and pools may borrow local
