@@ -22,11 +22,11 @@
 //! assert_eq!(total, 1000.0 * 999.0 / 2.0 + 1000.0);
 //! ```
 //!
-//! Borrowing maps live in a [`scope`], as threads do in
+//! Borrowing maps live in a [`scope()`], as threads do in
 //! [`std::thread::scope`]: a [`Map<'a, R>`](Map) cannot outlive what it
 //! borrows, and the scope frees every map before it returns, even a leaked
 //! one, since the library reads borrowed items until the map is destroyed.
-//! Maps over owned (`'static`) data need no scope: [`map`], [`map_with`],
+//! Maps over owned (`'static`) data need no scope: [`map()`], [`map_with`],
 //! [`Pool::new`].
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -124,7 +124,7 @@ where
 
 /// Maps `f` over items that need no borrow (a `Vec` moved in, an
 /// [`iter`] of owned values, a `&'static` slice), with `opts`: forks the
-/// workers now and returns the running map. To borrow, use [`scope`].
+/// workers now and returns the running map. To borrow, use [`scope()`].
 ///
 /// ```
 /// use parmapper::{ErrorMode, Options};
