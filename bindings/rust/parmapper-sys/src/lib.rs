@@ -72,6 +72,13 @@ pub const PM_ERRORS_RETURN: c_int = 1;
 /// Run in the calling process and thread, without fork; stop like RAISE.
 pub const PM_ERRORS_INLINE: c_int = 2;
 
+// Start methods (pm_options_set_start_method; since 0.3).
+/// Workers are `fork()`s of the caller (the default).
+pub const PM_START_FORK: c_int = 0;
+/// Workers are fresh runs of this program whose `main` calls
+/// `pm_worker_serve()` first.
+pub const PM_START_EXEC: c_int = 1;
+
 /// `pm_options_set_total()`: no length hint.
 pub const PM_TOTAL_UNKNOWN: u64 = u64::MAX;
 /// `pm_options_set_chunk_size()`: automatic chunk size.
@@ -265,6 +272,30 @@ extern "C" {
     pub fn pm_map_error(map: *const pm_map) -> *const c_char;
     pub fn pm_map_destroy(map: *mut pm_map);
     pub fn pm_map_cancel(map: *mut pm_map) -> c_int;
+
+    // Workers that start by exec (since 0.3).
+    pub fn pm_register_work(name: *const c_char, work: pm_work_fn, user_data: *mut c_void) -> c_int;
+    pub fn pm_register_chunk_work(name: *const c_char, work: pm_chunk_fn, user_data: *mut c_void) -> c_int;
+    pub fn pm_register_worker_hooks(
+        name: *const c_char,
+        init: pm_worker_init_fn,
+        exit: pm_worker_exit_fn,
+        thread_start: pm_thread_fn,
+        thread_stop: pm_thread_fn,
+        user_data: *mut c_void,
+    ) -> c_int;
+    pub fn pm_worker_serve(argc: c_int, argv: *mut *mut c_char) -> c_int;
+    pub fn pm_options_set_start_method(opts: *mut pm_options, method: c_int) -> c_int;
+    pub fn pm_options_set_worker_hooks_name(opts: *mut pm_options, name: *const c_char) -> c_int;
+    pub fn pm_map_create_named(
+        out: *mut *mut pm_map,
+        opts: *const pm_options,
+        input: *mut pm_input,
+        work_name: *const c_char,
+    ) -> c_int;
+    pub fn pm_pool_create_named(out: *mut *mut pm_pool, opts: *const pm_options, work_name: *const c_char) -> c_int;
+
+    // Batched steps (since 0.3).
     pub fn pm_map_create_chunked(
         out: *mut *mut pm_map,
         opts: *const pm_options,

@@ -208,6 +208,8 @@ fn every_constant_has_the_value_of_the_header() {
         ("PM_ERRORS_RAISE", PM_ERRORS_RAISE as i64),
         ("PM_ERRORS_RETURN", PM_ERRORS_RETURN as i64),
         ("PM_ERRORS_INLINE", PM_ERRORS_INLINE as i64),
+        ("PM_START_FORK", PM_START_FORK as i64),
+        ("PM_START_EXEC", PM_START_EXEC as i64),
     ]
     .into_iter()
     .collect();
