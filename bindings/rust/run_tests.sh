@@ -2,16 +2,22 @@
 # Build the Rust crates (parmapper-sys, parmapper) against the libparmapper
 # installed in PREFIX and run `cargo test` (unit, integration and doc
 # tests), then the examples with few items. As root on a fresh Debian 12 it
-# first installs the Debian packages it needs (apt-get is skipped when all
-# are there, as in scripts/deps.sh). Its last line is
+# first installs the Debian packages it needs (cargo, rustc, gcc as the
+# linker, pkg-config; apt-get is skipped when all are there, as in
+# scripts/deps.sh). Its last line is
 #   rust binding: N passed, N failed, N skipped
 # summed over cargo's "test result" lines (skipped = ignored); it exits
 # nonzero on any failure.
 #
 # Usage: bindings/rust/run_tests.sh PREFIX
+# The full cargo log (and the examples' output) goes to
+# RUST_BUILD_DIR/cargo-test.log; stdout gets a short summary: each test
+# binary's result line, the failing tests and build errors.
+#
 # Env: RUST_BUILD_DIR (default: <repo>/build-rust) holds the cargo target
-# folder, an empty CARGO_HOME and the log; PM_SKIP_DEPS=1 skips apt-get,
-# PM_DEPS_ALWAYS=1 runs it even when every package is there.
+# folder, an empty CARGO_HOME and the log; the target folder is emptied
+# first (a build from scratch) unless PM_RUST_KEEP_TARGET=1. PM_SKIP_DEPS=1
+# skips apt-get, PM_DEPS_ALWAYS=1 runs it even when every package is there.
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -30,7 +36,7 @@ build="${RUST_BUILD_DIR:-$repo/build-rust}"
 # Debian's own toolchain only (rustc 1.63, the crates' rust-version): a
 # rustup toolchain elsewhere on PATH is never used.
 export PATH=/usr/bin:/bin
-packages=(cargo rustc pkg-config)
+packages=(cargo rustc gcc pkg-config)
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -60,6 +66,9 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_DIR="$build/target"
+if [[ "${PM_RUST_KEEP_TARGET:-0}" != 1 ]]; then
+  rm -rf "$CARGO_TARGET_DIR"
+fi
 # An empty cargo home: the crates have no dependency and build offline.
 export CARGO_HOME="$build/cargo-home"
 mkdir -p "$CARGO_HOME"
@@ -68,7 +77,11 @@ echo "rust: $(/usr/bin/cargo --version), $(/usr/bin/rustc --version); libparmapp
 
 cd "$here"
 status=0
-/usr/bin/cargo test --offline --locked -j 2 --workspace 2>&1 | tee "$log" || status=$?
+export CARGO_BUILD_JOBS=2
+echo "rust: cargo test (full log: $log)"
+/usr/bin/cargo test --offline --locked -j 2 --workspace > "$log" 2>&1 || status=$?
+# On stdout: each test binary's result, the failures, and build errors.
+grep -E '^(     Running|   Doc-tests|test result:|error(\[E[0-9]+\])?:|failures:$|---- )|\.\.\. FAILED$' "$log" || true
 
 passed=0 failed=0 skipped=0
 while read -r p f s; do
@@ -83,9 +96,9 @@ fi
 if [[ $status -eq 0 ]]; then
   for example in "squares" "bench 20000 2 1"; do
     read -r -a cmd <<< "$example"
-    echo "--- example ${cmd[*]}"
-    if ! "$CARGO_TARGET_DIR/debug/examples/${cmd[0]}" "${cmd[@]:1}"; then
-      echo "rust: example ${cmd[0]} failed"
+    echo "--- example ${cmd[*]}" | tee -a "$log"
+    if ! "$CARGO_TARGET_DIR/debug/examples/${cmd[0]}" "${cmd[@]:1}" >> "$log" 2>&1; then
+      echo "rust: example ${cmd[0]} failed (see $log)"
       failed=$((failed + 1))
       status=1
     fi
