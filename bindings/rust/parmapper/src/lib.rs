@@ -33,6 +33,7 @@
 
 mod data;
 mod error;
+mod exec;
 mod input;
 mod map;
 mod options;
@@ -47,9 +48,10 @@ use parmapper_sys as sys;
 
 pub use crate::data::{Decode, Encode, Encoder, Outcome, Plain, View};
 pub use crate::error::{status_text, Error, ErrorKind};
+pub use crate::exec::{register, serve, Registered};
 pub use crate::input::{iter, Items, Iter, Source};
 pub use crate::map::{Canceller, Indexed, Map, Next};
-pub use crate::options::{ErrorMode, Options};
+pub use crate::options::{ErrorMode, Options, StartMethod};
 pub use crate::pool::Pool;
 pub use crate::scope::{scope, Scope};
 
@@ -82,6 +84,7 @@ where
     F: Fn(&S::Item) -> O + Sync + 'a,
     O: Outcome + 'a,
 {
+    crate::work::check_exec::<F>(opts, "pm_map_create")?;
     let source = items.into_source();
     let raw_opts = RawOptions::new(opts, source.total())?;
     crate::work::install_panic_hook();

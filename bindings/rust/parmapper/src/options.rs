@@ -42,6 +42,20 @@ pub enum ErrorMode {
     Inline,
 }
 
+/// How worker processes start ([`Options::start_method`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMethod {
+    /// A worker is a `fork()` of this process and inherits the closure and
+    /// everything it borrows (`PM_START_FORK`, the default).
+    Fork,
+    /// A worker is a fresh run of this program (`PM_START_EXEC`), for a
+    /// process whose other threads must not be forked. Its `main` must call
+    /// [`serve()`](crate::serve) first; the work is a function registered
+    /// by name with [`register()`](crate::register), or a closure that
+    /// captures nothing. Nothing else of this process is inherited.
+    Exec,
+}
+
 /// Settings of a map or pool, with the library's defaults for whatever is
 /// not set. Chained setters; values are checked when a map or pool is made
 /// (an [`ErrorKind::InvalidArgument`](crate::ErrorKind) error).
@@ -84,6 +98,7 @@ pub struct Options {
     reset_crash_signals: Option<bool>,
     pub(crate) batch: Option<usize>,
     pub(crate) chunk_calls: Option<bool>,
+    pub(crate) start_method: Option<StartMethod>,
 }
 
 impl Options {
@@ -301,6 +316,36 @@ impl Options {
         self.chunk_calls = Some(on);
         self
     }
+
+    /// How the workers start: [`StartMethod::Fork`] (the default, unless
+    /// the environment variable `PARMAPPER_START=exec` says otherwise) or
+    /// [`StartMethod::Exec`]. In-process maps (one process,
+    /// [`ErrorMode::Inline`]) start no worker and ignore it.
+    ///
+    /// ```
+    /// use parmapper::{Options, StartMethod};
+    /// let opts = Options::new().start_method(StartMethod::Fork);
+    /// let v: Vec<u8> = parmapper::map_with(&opts, vec![1u8], |&x| x).unwrap().map(Result::unwrap).collect();
+    /// assert_eq!(v, [1]);
+    /// ```
+    pub fn start_method(mut self, method: StartMethod) -> Options {
+        self.start_method = Some(method);
+        self
+    }
+
+    /// Whether maps made with these options run in this process.
+    pub(crate) fn in_process(&self) -> bool {
+        self.processes == Some(1) || self.errors == Some(ErrorMode::Inline)
+    }
+
+    /// Whether workers may start by exec: set so, or left to the
+    /// environment.
+    pub(crate) fn may_exec(&self) -> bool {
+        match self.start_method {
+            Some(m) => m == StartMethod::Exec,
+            None => std::env::var_os("PARMAPPER_START").map_or(false, |v| v == "exec"),
+        }
+    }
 }
 
 /// A `pm_options` made from [`Options`] for one call, with the error buffer
@@ -389,6 +434,13 @@ impl RawOptions {
             }
             if let Some(b) = o.reset_crash_signals {
                 check(sys::pm_options_set_reset_crash_signals(p, b as c_int), "reset_crash_signals")?;
+            }
+            if let Some(m) = o.start_method {
+                let method = match m {
+                    StartMethod::Fork => sys::PM_START_FORK,
+                    StartMethod::Exec => sys::PM_START_EXEC,
+                };
+                check(sys::pm_options_set_start_method(p, method), "start_method")?;
             }
         }
         Ok(r)

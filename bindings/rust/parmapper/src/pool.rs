@@ -30,6 +30,7 @@ impl<'a> PoolCore<'a> {
         F: Fn(&I) -> O + Sync + 'a,
         O: Outcome + 'a,
     {
+        crate::work::check_exec::<F>(opts, "pm_pool_create")?;
         let raw_opts = RawOptions::new(opts, None)?;
         crate::work::install_panic_hook();
         let work = Box::new(f);
@@ -65,6 +66,8 @@ impl Drop for PoolCore<'_> {
 }
 
 enum PoolOwner<'a> {
+    // Held for its Drop: `Pool::core` points into it.
+    #[allow(dead_code)]
     Own(Box<PoolCore<'a>>),
     Held { by: &'a dyn Release, id: usize },
 }

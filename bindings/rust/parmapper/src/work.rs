@@ -53,6 +53,17 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
+/// Runs `serve` (`pm_worker_serve()`) with the hook quiet, as in a forked
+/// worker: in a worker started by exec it never returns, and a panic there
+/// comes back as the item's error without being printed; in the caller
+/// it returns and the hook prints again.
+pub(crate) fn quiet_while(serve: impl FnOnce()) {
+    install_panic_hook();
+    let me = HOOK_PID.swap(0, Ordering::SeqCst);
+    serve();
+    HOOK_PID.store(me, Ordering::SeqCst);
+}
+
 /// "panicked at 'text', file:line:col", as std prints it; the location is
 /// the one the hook recorded on this thread, if any.
 pub(crate) fn panic_text(payload: Box<dyn Any + Send>) -> String {
@@ -147,6 +158,35 @@ unsafe fn item_bytes<'b>(item: *const c_void, len: usize) -> &'b [u8] {
     }
 }
 
+/// The closure `user_data` points at. A closure that captures nothing
+/// (zero-sized) needs no pointer: an exec-mode worker, a fresh run of the
+/// program, gets user_data NULL for a function the library found by its
+/// place in the executable, and the closure's (only) value is used then.
+#[inline(always)]
+unsafe fn closure<'f, F>(user_data: *mut c_void) -> &'f F {
+    if mem::size_of::<F>() == 0 {
+        &*std::ptr::NonNull::<F>::dangling().as_ptr()
+    } else {
+        &*(user_data as *const F)
+    }
+}
+
+/// Refuses, before the library sees it, a closure that captures something
+/// in exec mode: a worker started by exec has none of this process's
+/// memory, so its captures would not be there.
+pub(crate) fn check_exec<F>(opts: &crate::Options, what: &str) -> Result<(), crate::Error> {
+    if mem::size_of::<F>() != 0 && opts.may_exec() && !opts.in_process() {
+        return Err(crate::Error::call(
+            sys::PM_EINVAL,
+            what,
+            "in exec mode (StartMethod::Exec) the work must capture nothing: \
+             a closure without captures, or a function registered with parmapper::register()"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// The `pm_work_fn` for a closure `F` given as `user_data`; `I` and `O`
 /// are the item type it sees and what it returns.
 pub(crate) unsafe extern "C" fn work_item<F, I, O>(
@@ -161,7 +201,7 @@ where
     I: ?Sized + View,
     O: Outcome,
 {
-    let work = &*(user_data as *const F);
+    let work = closure::<F>(user_data);
     run_item(work, item_bytes(item, len), out)
 }
 
@@ -181,7 +221,7 @@ where
     I: ?Sized + View,
     O: Outcome,
 {
-    let work = &*(user_data as *const F);
+    let work = closure::<F>(user_data);
     let mut k = 0;
     while k < count {
         let run = catch_unwind(AssertUnwindSafe(|| {
