@@ -1,0 +1,186 @@
+package parmapper
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"sync"
+	"unsafe"
+)
+
+// Map runs the work function registered as work over items on forked
+// worker processes and returns the results, results[i] being item i's,
+// whatever Options.Unordered says. The first failure ends the map and is
+// returned as an *Error with the item's index; with Options.Errors =
+// Return every item runs, a failed item's result is nil and the error is an
+// ItemErrors listing them. When ctx is done the workers are killed and
+// ctx.Err() is returned. Nothing of the map (process, descriptor, C memory)
+// is left when Map returns.
+func Map(ctx context.Context, work string, items [][]byte, opts *Options) ([][]byte, error) {
+	s, err := Start(ctx, work, Items(items), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.collect()
+}
+
+// Start starts a map of the work function registered as work over in,
+// forking its workers now (unless Options.Processes is 1), and returns the
+// Stream of its results. Close the stream when done with it.
+func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w, err := lookup(work)
+	if err != nil {
+		return nil, err
+	}
+	co, err := opts.build()
+	if err != nil {
+		return nil, err
+	}
+	defer co.release()
+	ci, err := in.build(ctx)
+	if err != nil {
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, err
+	}
+	chunked := C.int(0)
+	op := "pm_map_create"
+	if w.chunked {
+		chunked, op = 1, "pm_map_create_chunked"
+	}
+	var m *C.pm_map
+	// The input is consumed whatever happens; the message of a failure is
+	// in the options' error buffer, written by this very call.
+	if rc := C.pmgo_map_create(&m, co.opts, ci.in, w.fn, chunked, w.userData); rc != C.PM_OK {
+		err := &Error{Op: op, Status: Status(rc), Index: -1, Message: C.GoString(co.errbuf)}
+		C.free(ci.keep)
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, err
+	}
+	return newStream(ctx, m, co.errbuf, ci, opts.pollMs()), nil
+}
+
+// Pool is a set of worker processes forked once, with one work function,
+// that runs several maps one after the other without forking again. Close
+// it when done (with defer).
+type Pool struct {
+	mu     sync.Mutex // the C API allows one pm_pool_map (or destroy) at a time
+	p      *C.pm_pool
+	errbuf *C.char
+	work   string
+}
+
+// NewPool forks the pool's workers now, for the work function registered
+// as work. opts gives Processes, Threads (fixed for the pool's life), and
+// Errors: Inline for an in-process pool; every map gives its other
+// settings. Every map sees memory as it was when the pool was created.
+func NewPool(work string, opts *Options) (*Pool, error) {
+	w, err := lookup(work)
+	if err != nil {
+		return nil, err
+	}
+	co, err := opts.build()
+	if err != nil {
+		return nil, err
+	}
+	defer co.release()
+	chunked := C.int(0)
+	op := "pm_pool_create"
+	if w.chunked {
+		chunked, op = 1, "pm_pool_create_chunked"
+	}
+	var p *C.pm_pool
+	if rc := C.pmgo_pool_create(&p, co.opts, w.fn, chunked, w.userData); rc != C.PM_OK {
+		err := &Error{Op: op, Status: Status(rc), Index: -1, Message: C.GoString(co.errbuf)}
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, err
+	}
+	// The pool keeps its options, error buffer included: it lives as long.
+	return &Pool{p: p, errbuf: co.errbuf, work: work}, nil
+}
+
+// Processes is the number of live worker processes (0 for an in-process
+// pool).
+func (p *Pool) Processes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.p == nil {
+		return 0
+	}
+	return int(C.pm_pool_processes(p.p))
+}
+
+// Map is the package's Map on the pool's workers.
+func (p *Pool) Map(ctx context.Context, items [][]byte, opts *Options) ([][]byte, error) {
+	s, err := p.Start(ctx, Items(items), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.collect()
+}
+
+// Start starts a map over in on the pool's workers, without forking. One
+// map at a time: while a Stream of the pool is open, Start returns
+// ErrState. opts' Processes and Threads are ignored.
+func (p *Pool) Start(ctx context.Context, in Input, opts *Options) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	co, err := opts.build()
+	if err != nil {
+		return nil, err
+	}
+	defer co.release()
+	ci, err := in.build(ctx)
+	if err != nil {
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.p == nil {
+		p.mu.Unlock()
+		C.pm_input_destroy(ci.in)
+		C.free(ci.keep)
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, &Error{Op: "pm_pool_map", Status: ErrState, Index: -1,
+			Message: "the pool is closed"}
+	}
+	var m *C.pm_map
+	rc := C.pm_pool_map(&m, p.p, co.opts, ci.in)
+	p.mu.Unlock()
+	if rc != C.PM_OK {
+		err := &Error{Op: "pm_pool_map", Status: Status(rc), Index: -1,
+			Message: C.GoString(co.errbuf)}
+		C.free(ci.keep)
+		C.free(unsafe.Pointer(co.errbuf))
+		return nil, err
+	}
+	s := newStream(ctx, m, co.errbuf, ci, opts.pollMs())
+	s.pool = p
+	return s, nil
+}
+
+// Close stops the workers (they finish the chunk they run, and are killed
+// after a second) and reaps them. A Stream of the pool still open keeps
+// working, and the workers stop when it is closed. Safe to call more than
+// once.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.p == nil {
+		return
+	}
+	C.pm_pool_destroy(p.p)
+	p.p = nil
+	// pm_pool_map() is always given options of its own here, so nothing
+	// reads the pool's error buffer once the pool is gone.
+	C.free(unsafe.Pointer(p.errbuf))
+}
