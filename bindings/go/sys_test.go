@@ -3,6 +3,7 @@ package parmapper_test
 import (
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,3 +39,5 @@ func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 // unsafePointerOf is some non-nil pointer, for registrations that must be
 // refused before it is ever called.
 func unsafePointerOf(t *testing.T) unsafe.Pointer { return unsafe.Pointer(t) }
+
+func numGoroutines() int { return runtime.NumGoroutine() }

@@ -104,6 +104,7 @@ int cwork_spin(const void *item, size_t len, uint64_t index, pm_sink *out, void 
  *   exit:N         _exit(N)
  *   sleep:MS       sleeps MS milliseconds, the result is "slept"
  *   hang           never returns
+ *   pid            the result is the worker's pid, in decimal
  *   pidfile:PATH   writes its pid to PATH (atomically), then never returns */
 int cwork_command(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud)
 {
@@ -137,6 +138,11 @@ int cwork_command(const void *item, size_t len, uint64_t index, pm_sink *out, vo
     if (strncmp(cmd, "sleep:", 6) == 0) {
         usleep((useconds_t)atoi(cmd + 6) * 1000u);
         return pm_sink_write(out, "slept", 5) != PM_OK;
+    }
+    if (strcmp(cmd, "pid") == 0) {
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
+        return pm_sink_write(out, pid, (size_t)n) != PM_OK;
     }
     if (strcmp(cmd, "hang") == 0)
         for (;;)

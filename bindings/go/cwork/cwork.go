@@ -7,7 +7,8 @@
 //	cwork.square     a float64 (8 bytes, little-endian) squared
 //	cwork.spin       a uint64 n: n rounds of xorshift64 from index+1 (CPU-bound work)
 //	cwork.command    the item is a command: "ok:TEXT", "fail:TEXT", "segv",
-//	                 "abort", "exit:N", "sleep:MS", "hang", "pidfile:PATH"
+//	                 "abort", "exit:N", "sleep:MS", "hang", "pid" (the worker's
+//	                 pid), "pidfile:PATH" (write the pid there, then hang)
 //
 // It is also an example of how a package defines and registers its own C
 // work functions.
