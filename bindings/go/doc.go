@@ -12,8 +12,9 @@
 // preamble, which runs in the worker without touching the Go runtime:
 //
 //	/*
+//	#cgo pkg-config: parmapper
 //	#include <parmapper.h>
-//	static int twice(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+//	int twice(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
 //	    unsigned char buf[256];
 //	    if (len > sizeof buf) { pm_sink_set_error(out, "item too long"); return 1; }
 //	    for (size_t i = 0; i < len; i++) buf[i] = ((const unsigned char *)item)[i] * 2;
