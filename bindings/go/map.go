@@ -64,7 +64,7 @@ func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, 
 		C.free(unsafe.Pointer(co.errbuf))
 		return nil, err
 	}
-	return newStream(ctx, m, co.errbuf, ci, opts.pollMs()), nil
+	return newStream(ctx, m, nil, co.errbuf, ci, opts.pollMs())
 }
 
 // Pool is a set of worker processes forked once, with one work function,
@@ -163,9 +163,7 @@ func (p *Pool) Start(ctx context.Context, in Input, opts *Options) (*Stream, err
 		C.free(unsafe.Pointer(co.errbuf))
 		return nil, err
 	}
-	s := newStream(ctx, m, co.errbuf, ci, opts.pollMs())
-	s.pool = p
-	return s, nil
+	return newStream(ctx, m, p, co.errbuf, ci, opts.pollMs())
 }
 
 // Close stops the workers (they finish the chunk they run, and are killed

@@ -51,21 +51,32 @@ type Stream struct {
 	closed  bool
 }
 
-func newStream(ctx context.Context, m *C.pm_map, errbuf *C.char, in cInput, poll C.int) *Stream {
-	s := &Stream{ctx: ctx, m: m, errbuf: errbuf, keep: in.keep, puller: in.puller,
-		count: in.count, poll: poll}
+// newStream wraps a created map. Without memory for its step arrays it
+// destroys the map and frees what the map would have owned.
+func newStream(ctx context.Context, m *C.pm_map, pool *Pool, errbuf *C.char, in cInput,
+	poll C.int) (*Stream, error) {
 	// One block of C memory for the four arrays (8-byte entries first, the
 	// ints after them) and the message buffer.
 	block := C.malloc((3*8+4)*batchMax + C.PMGO_ERR_LEN)
 	if block == nil {
-		panic("parmapper: out of memory for a step's arrays")
+		if pool != nil {
+			pool.mu.Lock()
+			defer pool.mu.Unlock()
+		}
+		C.pm_map_destroy(m)
+		C.free(in.keep)
+		C.free(unsafe.Pointer(errbuf))
+		return nil, &Error{Op: "parmapper", Status: ErrNoMemory, Index: -1,
+			Message: "cannot allocate a step's arrays"}
 	}
+	s := &Stream{ctx: ctx, m: m, pool: pool, errbuf: errbuf, keep: in.keep,
+		puller: in.puller, count: in.count, poll: poll}
 	s.indices = (*C.uint64_t)(block)
 	s.data = (*unsafe.Pointer)(unsafe.Add(block, 8*batchMax))
 	s.lens = (*C.size_t)(unsafe.Add(block, 16*batchMax))
 	s.statuses = (*C.int)(unsafe.Add(block, 24*batchMax))
 	s.steperr = (*C.char)(unsafe.Add(block, 28*batchMax))
-	return s
+	return s, nil
 }
 
 // Next advances to the next result, waiting for it; false when the map is
