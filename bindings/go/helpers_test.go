@@ -17,9 +17,11 @@ import (
 	_ "parmapper/cwork"
 )
 
-// TestMain checks, after every test, that the whole run left no child
-// process and no descriptor behind.
+// TestMain serves items first when the test binary was started as a
+// worker by exec (for the Go work functions), and checks, after every
+// test, that the whole run left no child process and no descriptor behind.
 func TestMain(m *testing.M) {
+	parmapper.Serve()
 	openFDs() // the runtime's own descriptors (netpoll) open at first use
 	before := openFDs()
 	code := m.Run()

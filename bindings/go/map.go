@@ -12,8 +12,8 @@ import (
 	"unsafe"
 )
 
-// Map runs the work function registered as work over items on forked
-// worker processes and returns the results, results[i] being item i's,
+// Map runs the work function registered as work over items on worker
+// processes (forked, or started by exec: see Options.Start) and returns the results, results[i] being item i's,
 // whatever Options.Unordered says. The first failure ends the map and is
 // returned as an *Error with the item's index; with Options.Errors =
 // Return every item runs, a failed item's result is nil and the error is an
@@ -30,7 +30,7 @@ func Map(ctx context.Context, work string, items [][]byte, opts *Options) ([][]b
 }
 
 // Start starts a map of the work function registered as work over in,
-// forking its workers now (unless Options.Processes is 1), and returns the
+// starting its workers now (unless it runs in-process), and returns the
 // Stream of its results. Close the stream when done with it.
 func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
@@ -40,7 +40,11 @@ func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, 
 	if err != nil {
 		return nil, err
 	}
-	co, err := opts.build()
+	method, err := opts.startFor(work, w)
+	if err != nil {
+		return nil, err
+	}
+	co, err := opts.build(method, &w)
 	if err != nil {
 		return nil, err
 	}
@@ -50,16 +54,14 @@ func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, 
 		C.free(unsafe.Pointer(co.errbuf))
 		return nil, err
 	}
-	chunked := C.int(0)
-	op := "pm_map_create"
-	if w.chunked {
-		chunked, op = 1, "pm_map_create_chunked"
-	}
+	cname := C.CString(work)
+	defer C.free(unsafe.Pointer(cname))
 	var m *C.pm_map
 	// The input is consumed whatever happens; the message of a failure is
 	// in the options' error buffer, written by this very call.
-	if rc := C.pmgo_map_create(&m, co.opts, ci.in, w.fn, chunked, w.userData); rc != C.PM_OK {
-		err := &Error{Op: op, Status: Status(rc), Index: -1, Message: C.GoString(co.errbuf)}
+	if rc := C.pm_map_create_named(&m, co.opts, ci.in, cname); rc != C.PM_OK {
+		err := &Error{Op: "pm_map_create_named", Status: Status(rc), Index: -1,
+			Message: C.GoString(co.errbuf)}
 		C.free(ci.keep)
 		C.free(unsafe.Pointer(co.errbuf))
 		return nil, err
@@ -67,43 +69,47 @@ func Start(ctx context.Context, work string, in Input, opts *Options) (*Stream, 
 	return newStream(ctx, m, nil, co.errbuf, ci, opts.pollMs())
 }
 
-// Pool is a set of worker processes forked once, with one work function,
-// that runs several maps one after the other without forking again. Close
+// Pool is a set of worker processes started once, with one work function,
+// that runs several maps one after the other without starting them again. Close
 // it when done (with defer).
 type Pool struct {
 	mu     sync.Mutex // the C API allows one pm_pool_map (or destroy) at a time
 	p      *C.pm_pool
 	errbuf *C.char
 	work   string
+	fn     workFunc
 }
 
-// NewPool forks the pool's workers now, for the work function registered
-// as work. opts gives Processes, Threads (fixed for the pool's life), and
-// Errors: Inline for an in-process pool; every map gives its other
-// settings. Every map sees memory as it was when the pool was created.
+// NewPool starts the pool's workers now, for the work function registered
+// as work. opts gives Processes, Threads, Start (fixed for the pool's
+// life), and Errors: Inline for an in-process pool; every map gives its
+// other settings. With fork, every map sees memory as it was when the pool
+// was created; with exec, as a fresh run of the program made it.
 func NewPool(work string, opts *Options) (*Pool, error) {
 	w, err := lookup(work)
 	if err != nil {
 		return nil, err
 	}
-	co, err := opts.build()
+	method, err := opts.startFor(work, w)
+	if err != nil {
+		return nil, err
+	}
+	co, err := opts.build(method, &w)
 	if err != nil {
 		return nil, err
 	}
 	defer co.release()
-	chunked := C.int(0)
-	op := "pm_pool_create"
-	if w.chunked {
-		chunked, op = 1, "pm_pool_create_chunked"
-	}
+	cname := C.CString(work)
+	defer C.free(unsafe.Pointer(cname))
 	var p *C.pm_pool
-	if rc := C.pmgo_pool_create(&p, co.opts, w.fn, chunked, w.userData); rc != C.PM_OK {
-		err := &Error{Op: op, Status: Status(rc), Index: -1, Message: C.GoString(co.errbuf)}
+	if rc := C.pm_pool_create_named(&p, co.opts, cname); rc != C.PM_OK {
+		err := &Error{Op: "pm_pool_create_named", Status: Status(rc), Index: -1,
+			Message: C.GoString(co.errbuf)}
 		C.free(unsafe.Pointer(co.errbuf))
 		return nil, err
 	}
 	// The pool keeps its options, error buffer included: it lives as long.
-	return &Pool{p: p, errbuf: co.errbuf, work: work}, nil
+	return &Pool{p: p, errbuf: co.errbuf, work: work, fn: w}, nil
 }
 
 // Processes is the number of live worker processes (0 for an in-process
@@ -134,7 +140,7 @@ func (p *Pool) Start(ctx context.Context, in Input, opts *Options) (*Stream, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	co, err := opts.build()
+	co, err := opts.build(-1, &p.fn)
 	if err != nil {
 		return nil, err
 	}

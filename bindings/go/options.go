@@ -8,9 +8,39 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"time"
 	"unsafe"
 )
+
+// StartMethod says how a map's or a pool's worker processes start.
+type StartMethod int
+
+const (
+	// StartAuto (the default): exec for a Go work function; for a C one,
+	// what the environment variable PARMAPPER_START says (exec or fork),
+	// else fork.
+	StartAuto StartMethod = iota
+	// StartFork: workers are fork()ed copies of the calling process. Only
+	// for C work functions: a forked copy of the Go runtime hangs.
+	StartFork
+	// StartExec: workers are fresh runs of the program (/proc/self/exe with
+	// its arguments), whose main called Serve first; they find the work
+	// function by its name. For Go and C work functions.
+	StartExec
+)
+
+func (m StartMethod) String() string {
+	switch m {
+	case StartAuto:
+		return "StartAuto"
+	case StartFork:
+		return "StartFork"
+	case StartExec:
+		return "StartExec"
+	}
+	return fmt.Sprintf("StartMethod(%d)", int(m))
+}
 
 // ErrorMode says what a failed item does to a map.
 type ErrorMode int
@@ -33,10 +63,13 @@ const (
 // defaults. For a Pool, Processes and Threads are taken when the pool is
 // created, and the rest per map.
 type Options struct {
-	// Worker processes; 0: one per online CPU; 1: no fork, the work
-	// function runs in the calling process (a crash takes it along, and a
-	// stuck work function cannot be cancelled).
+	// Worker processes; 0: one per online CPU; 1 (with Threads 0 or 1): no
+	// worker, the work function runs in the calling process (a crash takes
+	// it along, and a stuck work function cannot be cancelled).
 	Processes int
+	// How the workers start: fork or exec; see StartMethod. For a Pool,
+	// taken when the pool is created.
+	Start StartMethod
 	// Threads per worker process, each running whole chunks (0 means 1);
 	// the work function must then be thread-safe.
 	Threads int
@@ -97,6 +130,8 @@ func (o *Options) check() error {
 		return invalid("MaxWorkerRSS is negative")
 	case o.PollInterval < 0:
 		return invalid("PollInterval is negative")
+	case o.Start < StartAuto || o.Start > StartExec:
+		return invalid("Start is not a StartMethod")
 	case o.Processes > 1<<31-1, o.Threads > 1<<31-1, o.Retries > 1<<31-1:
 		return invalid("Processes, Threads or Retries is out of range")
 	}
@@ -110,8 +145,47 @@ type cOptions struct {
 	errbuf *C.char
 }
 
-// build makes the C options. total is the input's length hint (-1: none).
-func (o *Options) build() (cOptions, error) {
+// inProcess tells whether a map with these options runs in the calling
+// process, starting no worker at all.
+func (o *Options) inProcess() bool {
+	return o.Errors == Inline || (o.Processes == 1 && o.Threads <= 1)
+}
+
+// startFor checks that a map or pool of w can start its workers with these
+// options, and gives the start method to set (-1: the library's choice,
+// which is PARMAPPER_START's, else fork).
+func (o *Options) startFor(name string, w workFunc) (C.int, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	exec := false
+	method := C.int(-1)
+	switch {
+	case o.Start == StartExec:
+		exec, method = true, C.PM_START_EXEC
+	case o.Start == StartFork && w.isGo():
+		return 0, invalid("work function %q is a Go function, which runs only in workers "+
+			"started by exec (Options.Start StartExec or StartAuto): a fork()ed copy of "+
+			"the Go runtime hangs", name)
+	case o.Start == StartFork:
+		method = C.PM_START_FORK
+	case w.isGo():
+		exec, method = true, C.PM_START_EXEC
+	default:
+		exec = os.Getenv("PARMAPPER_START") == "exec"
+	}
+	if exec && !o.inProcess() && !served.Load() {
+		return 0, &Error{Op: "parmapper", Status: ErrState, Index: -1,
+			Message: fmt.Sprintf("work function %q needs workers started by exec, and "+
+				"parmapper.Serve() was not called (call it first in main, and in TestMain)", name)}
+	}
+	return method, nil
+}
+
+// build makes the C options for a map or pool of w (nil: a pool's map,
+// whose start method is the pool's). total is the input's length hint (-1:
+// none).
+func (o *Options) build(method C.int, w *workFunc) (cOptions, error) {
 	if o == nil {
 		o = &Options{}
 	}
@@ -119,6 +193,12 @@ func (o *Options) build() (cOptions, error) {
 		return cOptions{}, err
 	}
 	var co C.pmgo_opts
+	co.start_method = method
+	// A C work function's crash is seen as its signal; a Go work function
+	// needs Go's handlers, which turn a nil dereference into a panic.
+	if w == nil || !w.isGo() {
+		co.reset_crash_signals = 1
+	}
 	co.processes = C.uint32_t(o.Processes)
 	co.threads = C.uint32_t(o.Threads)
 	if o.Threads == 0 {

@@ -54,8 +54,12 @@ int pmgo_options_build(pm_options **out, const pmgo_opts *o, char *err)
     if (o->progress_bar)
         SET(pm_options_set_progress_bar(opts, 1, o->progress_label));
     /* Go's runtime handles SIGSEGV and friends and exits with status 2: a
-     * crash in a C work function must be seen as its signal. */
-    SET(pm_options_set_reset_crash_signals(opts, 1));
+     * crash in a C work function must be seen as its signal. Not for a Go
+     * work function, whose nil dereference must stay a Go panic. */
+    if (o->reset_crash_signals)
+        SET(pm_options_set_reset_crash_signals(opts, 1));
+    if (o->start_method >= 0)
+        SET(pm_options_set_start_method(opts, o->start_method));
     SET(pm_options_set_error_buffer(opts, err, PMGO_ERR_LEN));
 #undef SET
     *out = opts;
@@ -110,20 +114,32 @@ int pmgo_input_pull(pm_input **out, uintptr_t handle, char *err)
                       err);
 }
 
-int pmgo_map_create(pm_map **out, const pm_options *opts, pm_input *input, void *fn,
-                    int chunked, void *user_data)
+int pmgo_register_c(const char *name, void *fn, int chunked, void *user_data, char *err)
 {
     if (chunked)
-        return pm_map_create_chunked(out, opts, input, (pm_chunk_fn)fn, user_data, NULL);
-    return pm_map_create(out, opts, input, (pm_work_fn)fn, user_data, NULL);
+        return keep_error(pm_register_chunk_work(name, (pm_chunk_fn)fn, user_data), err);
+    return keep_error(pm_register_work(name, (pm_work_fn)fn, user_data), err);
 }
 
-int pmgo_pool_create(pm_pool **out, const pm_options *opts, void *fn, int chunked,
-                     void *user_data)
+/* The one C work function behind every Go work function: user_data is the
+ * Go function's number in the binding's table of this very run (a worker's
+ * own init() registered it, and the library gives a worker the user_data of
+ * its own registration). */
+static int go_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *user_data)
 {
-    if (chunked)
-        return pm_pool_create_chunked(out, opts, (pm_chunk_fn)fn, user_data, NULL);
-    return pm_pool_create(out, opts, (pm_work_fn)fn, user_data, NULL);
+    return pmgoWork((uintptr_t)user_data, (void *)item, len, index, out);
+}
+
+int pmgo_register_go(const char *name, uintptr_t id, char *err)
+{
+    return keep_error(pm_register_work(name, go_work, (void *)id), err);
+}
+
+int pmgo_worker_serve(int argc, char **argv, const char *role)
+{
+    if (role && setenv("PARMAPPER_WORKER", role, 1) != 0)
+        return PM_ENOMEM;
+    return pm_worker_serve(argc, argv);
 }
 
 int pmgo_map_next_batch(pm_map *map, size_t max, int timeout_ms, uint64_t *indices,

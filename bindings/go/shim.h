@@ -29,6 +29,8 @@ typedef struct pmgo_opts {
     uint64_t max_worker_rss;
     int progress_bar;
     const char *progress_label; /* C memory or NULL */
+    int start_method;           /* PM_START_FORK, PM_START_EXEC, or -1: the library's choice */
+    int reset_crash_signals;    /* only for C work functions: Go needs its SIGSEGV handler */
 } pmgo_opts;
 
 /* Makes *out from o, with err (PMGO_ERR_LEN bytes of C memory, which must
@@ -50,14 +52,18 @@ int pmgo_input_array(pm_input **out, const void *data, size_t record_size, size_
  * the input is freed, also when this fails. */
 int pmgo_input_pull(pm_input **out, uintptr_t handle, char *err);
 
-/* pm_map_create() or pm_map_create_chunked() with fn, a C function pointer of
- * the kind chunked says. The message of a failure goes to the options' error
- * buffer. */
-int pmgo_map_create(pm_map **out, const pm_options *opts, pm_input *input, void *fn,
-                    int chunked, void *user_data);
-/* pm_pool_create() or pm_pool_create_chunked(), likewise. */
-int pmgo_pool_create(pm_pool **out, const pm_options *opts, void *fn, int chunked,
-                     void *user_data);
+/* pm_register_work() or pm_register_chunk_work() of the C function fn, of the
+ * kind chunked says; on failure err gets the message. */
+int pmgo_register_c(const char *name, void *fn, int chunked, void *user_data, char *err);
+/* pm_register_work() of the trampoline that calls the Go work function
+ * number id (pmgoWork); on failure err gets the message. */
+int pmgo_register_go(const char *name, uintptr_t id, char *err);
+
+/* pm_worker_serve() with the C environment's PARMAPPER_WORKER set to role
+ * (when not NULL) first: Go keeps its own copy of the environment, from
+ * which the binding removes the role so that processes a work function
+ * starts do not take it. */
+int pmgo_worker_serve(int argc, char **argv, const char *role);
 
 /* pm_map_next_batch(); when it fails without entries (PM_EINVAL, PM_ESTATE),
  * the message is copied to err in this same call. */
