@@ -97,3 +97,82 @@ func BenchmarkTrivial(b *testing.B) {
 		})
 	}
 }
+
+// goFNV is cwork.fnv as a Go work function, for the start-method benchmark.
+const goFNV = "gotest.fnv"
+
+func init() {
+	// fnvLE needs the index, which a Go work function is not given: the
+	// items of the benchmark carry it (they are their index, 8 bytes).
+	parmapper.MustRegister(goFNV, func(item []byte) ([]byte, error) {
+		return fnvLE(item, int(binary.LittleEndian.Uint64(item))), nil
+	})
+}
+
+// What each start method costs: a pool of 2 workers started, running one
+// item on each, and stopped; 100,000 trivial items (a hash of 8 bytes)
+// through a pool already running; the same items through Map, which starts
+// its 2 workers each time (and in fork mode sends index ranges, not the
+// items' bytes, since its workers have the items already). Fork with the C
+// function, exec with the same C function, exec with a Go function
+// computing the same hash.
+func BenchmarkStartMethods(b *testing.B) {
+	kinds := []struct {
+		name, work string
+		start      parmapper.StartMethod
+	}{
+		{"fork-C", cwork.FNV, parmapper.StartFork},
+		{"exec-C", cwork.FNV, parmapper.StartExec},
+		{"exec-Go", goFNV, parmapper.StartExec},
+	}
+	const n = 100000
+	items := make([][]byte, n)
+	for i := range items {
+		items[i] = binary.LittleEndian.AppendUint64(nil, uint64(i))
+	}
+	for _, k := range kinds {
+		opts := &parmapper.Options{Processes: 2, Start: k.start}
+		b.Run("pool-start-stop/"+k.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				pool, err := parmapper.NewPool(k.work, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := pool.Map(context.Background(), items[:2],
+					&parmapper.Options{ChunkSize: 1}); err != nil {
+					b.Fatal(err)
+				}
+				pool.Close()
+			}
+		})
+		b.Run("trivial-items/"+k.name, func(b *testing.B) {
+			pool, err := parmapper.NewPool(k.work, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				got, err := pool.Map(context.Background(), items, nil)
+				if err != nil || len(got) != n {
+					b.Fatal(err)
+				}
+				if i == 0 && string(got[n-1]) != string(fnvLE(items[n-1], n-1)) {
+					b.Fatal("wrong result")
+				}
+			}
+			reportItems(b, n, start)
+		})
+		b.Run("map-trivial-items/"+k.name, func(b *testing.B) {
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				got, err := parmapper.Map(context.Background(), k.work, items, opts)
+				if err != nil || len(got) != n {
+					b.Fatal(err)
+				}
+			}
+			reportItems(b, n, start)
+		})
+	}
+}
