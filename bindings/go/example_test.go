@@ -74,3 +74,35 @@ func ExampleStart() {
 	// Output:
 	// 6 bytes, <nil>
 }
+
+// A Go work function, registered in init under a name: its workers are
+// fresh runs of the program (the test binary here, whose TestMain calls
+// parmapper.Serve first), which find it by that name.
+func init() {
+	parmapper.MustRegister("example.reverse", func(item []byte) ([]byte, error) {
+		if len(item) == 0 {
+			return nil, errors.New("an empty item")
+		}
+		out := make([]byte, len(item))
+		for i, c := range item {
+			out[len(item)-1-i] = c
+		}
+		return out, nil
+	})
+}
+
+func ExampleRegister() {
+	items := [][]byte{[]byte("stressed"), []byte("drawer"), []byte(""), []byte("live")}
+	results, err := parmapper.Map(context.Background(), "example.reverse", items,
+		&parmapper.Options{Processes: 2, Errors: parmapper.Return})
+	for i, r := range results {
+		fmt.Printf("%d %q\n", i, r)
+	}
+	fmt.Println(err)
+	// Output:
+	// 0 "desserts"
+	// 1 "reward"
+	// 2 ""
+	// 3 "evil"
+	// parmapper: item 2: the work function failed an item: an empty item
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -76,7 +77,9 @@ func numGC() uint32 {
 
 // commandWork is cwork.command in Go: "ok:TEXT", "error:TEXT",
 // "panic:TEXT", "nil" (a nil dereference), "exit:N", "pid",
-// "pidfile:PATH" (write the pid there, then hang), "hang".
+// "pidfile:PATH" (write the pid there, then hang), "hang", "env" (the
+// environment a process started by os/exec gets, and the worker's
+// PARMAPPER_WORKER as Go and C see it).
 func commandWork(item []byte) ([]byte, error) {
 	cmd, arg, _ := strings.Cut(string(item), ":")
 	switch cmd {
@@ -104,6 +107,13 @@ func commandWork(item []byte) ([]byte, error) {
 		time.Sleep(time.Hour)
 	case "hang":
 		time.Sleep(time.Hour)
+	case "env":
+		out, err := exec.Command("/usr/bin/env").Output()
+		if err != nil {
+			return nil, err
+		}
+		return []byte(fmt.Sprintf("go=%q c=%q\n%s", os.Getenv("PARMAPPER_WORKER"),
+			cwork.CGetenv("PARMAPPER_WORKER"), out)), nil
 	}
 	return nil, fmt.Errorf("unknown command %q", item)
 }
@@ -321,6 +331,51 @@ func TestGoWorkFunctionStartMethods(t *testing.T) {
 	}
 	if _, err := parmapper.Map(context.Background(), goCommand, nil,
 		&parmapper.Options{Start: 7}); !errors.Is(err, parmapper.ErrInvalid) {
+		t.Fatalf("%v", err)
+	}
+}
+
+// The role the library gives a worker in its environment is gone from both
+// Go's copy and C's once the worker serves: a process a work function
+// starts is not taken for a worker.
+func TestGoWorkerRoleIsNotInherited(t *testing.T) {
+	clean(t)
+	r, err := parmapper.Map(context.Background(), goCommand, commands("env"),
+		&parmapper.Options{Processes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, env, _ := strings.Cut(string(r[0]), "\n")
+	if first != `go="" c=""` || strings.Contains(env, "PARMAPPER_WORKER") || !strings.Contains(env, "PATH=") {
+		t.Fatalf("%s", r[0])
+	}
+}
+
+// A Go function registered after the program started (not in init) is
+// unknown to the workers, fresh runs of the program: the map says so.
+func TestGoWorkFunctionRegisteredLateIsReported(t *testing.T) {
+	clean(t)
+	const late = "gotest.late"
+	if err := parmapper.Register(late, commandWork); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parmapper.Map(context.Background(), late, commands("ok:a"),
+		&parmapper.Options{Processes: 2})
+	e := asError(t, err)
+	if e.Status != parmapper.ErrWorker || !strings.Contains(e.Message, "exited with status 68") ||
+		!strings.Contains(e.Message, "not registered under their name in the worker") {
+		t.Fatalf("%v", e)
+	}
+	// In-process it runs: it is registered here.
+	r, err := parmapper.Map(context.Background(), late, commands("ok:a"),
+		&parmapper.Options{Processes: 1})
+	if err != nil || string(r[0]) != "a" {
+		t.Fatalf("%q %v", r, err)
+	}
+	if err := parmapper.Register(late, commandWork); err == nil {
+		t.Fatal("registered twice")
+	}
+	if err := parmapper.Register("has space", commandWork); !errors.Is(err, parmapper.ErrInvalid) {
 		t.Fatalf("%v", err)
 	}
 }

@@ -16,6 +16,7 @@ package cwork
 
 /*
 #cgo pkg-config: parmapper
+#include <stdlib.h>
 #include "cwork.h"
 */
 import "C"
@@ -47,4 +48,15 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+// CGetenv is getenv(3): the C environment, which the library reads and
+// Go's os.Getenv does not (Go keeps a copy of its own). For the tests.
+func CGetenv(name string) string {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	if v := C.getenv(cname); v != nil {
+		return C.GoString(v)
+	}
+	return ""
 }
