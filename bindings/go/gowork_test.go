@@ -351,11 +351,14 @@ func TestGoWorkerRoleIsNotInherited(t *testing.T) {
 	}
 }
 
+var lateRuns int
+
 // A Go function registered after the program started (not in init) is
 // unknown to the workers, fresh runs of the program: the map says so.
 func TestGoWorkFunctionRegisteredLateIsReported(t *testing.T) {
 	clean(t)
-	const late = "gotest.late"
+	lateRuns++ // a name of its own for each run of the test (go test -count)
+	late := fmt.Sprintf("gotest.late%d", lateRuns)
 	if err := parmapper.Register(late, commandWork); err != nil {
 		t.Fatal(err)
 	}
