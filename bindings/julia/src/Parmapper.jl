@@ -8,16 +8,20 @@ Written against `parmapper.h` (0.3) by reading only: Julia was not available
 where it was written, and this module has never been run. See README.md.
 
 Work functions are C functions (`pm_work_fn` or `pm_chunk_fn`) from a shared
-library, registered by name with [`register_c`](@ref). Julia code cannot run
-in a forked worker: the fork has only the calling thread, and the Julia
-runtime (its garbage collector, its other threads, its signal handling) does
-not survive that.
+library, registered by name with [`register_c`](@ref), or Julia functions
+registered with [`register`](@ref). Julia code cannot run in a forked worker:
+the fork has only the calling thread, and the Julia runtime (its garbage
+collector, its other threads, its signal handling) does not survive that. So a
+Julia work function runs in workers started by exec (libparmapper 0.3): fresh
+runs of the same program (`julia` with the same arguments), whose script
+calls [`serve`](@ref) right after its registrations.
 """
 module Parmapper
 
 using Libdl
 
-export pmap, start, Pool, Records, ParmapperError, register_c, registered, cancel, processes
+export pmap, start, Pool, Records, ParmapperError, register_c, register, registered, serve,
+       cancel, processes
 
 # ---------------------------------------------------------------------------
 # The library, and the symbols this module calls, resolved once at load time.
@@ -36,10 +40,15 @@ const SYMBOLS = (
     :pm_map_cancel, :pm_map_destroy,
     :pm_pool_create, :pm_pool_create_chunked, :pm_pool_map, :pm_pool_processes,
     :pm_pool_destroy,
+    :pm_register_work, :pm_worker_serve, :pm_options_set_start_method,
+    :pm_map_create_named, :pm_pool_create_named, :pm_sink_write, :pm_sink_set_error,
 )
 
 const LIBRARY = Ref{Ptr{Cvoid}}(C_NULL)
 const SYM = Dict{Symbol,Ptr{Cvoid}}()  # written only by __init__
+# The one C work function behind every Julia work function (a pm_work_fn
+# whose user_data is the function's number in JULIA_FUNCS), made by __init__.
+const TRAMPOLINE = Ref{Ptr{Cvoid}}(C_NULL)
 
 function __init__()
     # PARMAPPER_LIB: a path to libparmapper.so.0; else the dynamic linker's
@@ -50,6 +59,7 @@ function __init__()
     end
     v = ccall(SYM[:pm_version_number], UInt32, ())
     v >= 300 || error("Parmapper needs libparmapper 0.3 or later; the one loaded is $(v)")
+    TRAMPOLINE[] = @cfunction(julia_work, Cint, (Ptr{UInt8}, Csize_t, UInt64, Ptr{Cvoid}, Ptr{Cvoid}))
     return nothing
 end
 
@@ -126,10 +136,15 @@ end
 # Work functions, by name.
 
 struct WorkFn
-    fn::Ptr{Cvoid}
+    fn::Ptr{Cvoid}            # C: the function; C_NULL for a Julia one
     chunked::Bool
     user_data::Ptr{Cvoid}
+    julia::Bool               # a Julia function (in JULIA_FUNCS): exec mode only
 end
+WorkFn(fn, chunked, user_data) = WorkFn(fn, chunked, user_data, false)
+
+const JULIA_FUNCS = Function[]  # by the number the trampoline gets, from 1
+const SERVED = Ref(false)
 
 const REGISTRY = Dict{String,WorkFn}()
 const REGISTRY_LOCK = ReentrantLock()
@@ -159,6 +174,76 @@ end
 register_c(name::AbstractString, library::AbstractString, symbol::Symbol; kw...) =
     register_c(name, Libdl.dlsym(Libdl.dlopen(library), symbol); kw...)
 
+"""
+    register(name, f)
+
+Make the Julia function `f` known as `name`: `f(item::Vector{UInt8})` returns
+the item's result (a byte vector or a string); a thrown exception fails the
+item, with `showerror`'s text as the message. Maps over it start their
+workers by exec (`start=:exec`, the default for a Julia function; `:fork` is
+refused): a worker is a fresh run of the program, which must call `register`
+with the same names, then [`serve`](@ref), before anything else. With
+`threads > 1` the library's own threads call `f`, which needs Julia 1.9 or
+later (foreign threads); older versions refuse it. Untested: see README.md.
+"""
+function register(name::AbstractString, f::Function)
+    isempty(name) && throw(ArgumentError("a work function needs a name"))
+    lock(REGISTRY_LOCK) do
+        haskey(REGISTRY, name) && throw(ArgumentError("work function \"$name\" is already registered"))
+        push!(JULIA_FUNCS, f)
+        id = length(JULIA_FUNCS)
+        rc = ccall(sym(:pm_register_work), Cint, (Cstring, Ptr{Cvoid}, Ptr{Cvoid}),
+                   String(name), TRAMPOLINE[], Ptr{Cvoid}(UInt(id)))
+        if rc < 0
+            pop!(JULIA_FUNCS)
+            throw(ParmapperError("pm_register_work", rc, -1, last_error(), UInt8[]))
+        end
+        REGISTRY[String(name)] = WorkFn(C_NULL, false, C_NULL, true)
+    end
+    return nothing
+end
+
+# Runs a Julia work function on one item, for the library (a pm_work_fn).
+function julia_work(item::Ptr{UInt8}, len::Csize_t, index::UInt64, out::Ptr{Cvoid},
+                    ud::Ptr{Cvoid})::Cint
+    try
+        f = JULIA_FUNCS[Int(UInt(ud))]
+        # The item's own copy: the C bytes die with the call.
+        data = len == 0 ? UInt8[] : copy(unsafe_wrap(Array, item, Int(len)))
+        r = as_bytes(f(data))
+        rc = ccall(sym(:pm_sink_write), Cint, (Ptr{Cvoid}, Ptr{Cvoid}, Csize_t), out, r, length(r))
+        return rc < 0 ? Cint(1) : Cint(0)
+    catch e
+        msg = try
+            sprint(showerror, e)
+        catch
+            "a Julia exception"
+        end
+        ccall(sym(:pm_sink_set_error), Cint, (Ptr{Cvoid}, Cstring), out, replace(msg, '\0' => ' '))
+        return Cint(1)
+    end
+end
+
+"""
+    serve()
+
+Call it first in a script that maps Julia work functions, right after the
+`register` calls (and `using Parmapper`): in a process the library started as
+a worker it serves items and never returns (the process then exits); in any
+other process it returns at once. Not from the REPL: a worker re-runs the
+program, `julia` with the same arguments.
+"""
+function serve()
+    args = [Base.julia_cmd().exec[1]; PROGRAM_FILE; ARGS]
+    argv = Ptr{Cvoid}[pointer(a) for a in args]
+    push!(argv, C_NULL)
+    SERVED[] = true
+    GC.@preserve args argv begin
+        ccall(sym(:pm_worker_serve), Cint, (Cint, Ptr{Ptr{Cvoid}}), length(args), argv)
+    end
+    return nothing
+end
+
 """The names of the registered work functions, sorted."""
 registered() = lock(() -> sort!(collect(keys(REGISTRY))), REGISTRY_LOCK)
 
@@ -184,8 +269,13 @@ function build_options(; processes::Integer=0, threads::Integer=1, chunk_size::I
                        errors::Symbol=:raise, max_in_flight::Integer=0, item_timeout::Real=0,
                        retries::Integer=0, max_items_per_worker::Integer=0,
                        max_worker_rss::Integer=0, progress_bar::Bool=false,
-                       label::Union{Nothing,AbstractString}=nothing)
+                       label::Union{Nothing,AbstractString}=nothing,
+                       start::Symbol=:auto, work::Union{Nothing,WorkFn}=nothing,
+                       name::AbstractString="")
     mode = get(ERROR_MODES, errors, nothing)
+    julia_fn = work !== nothing && work.julia
+    method = start_method(start, julia_fn, name,
+                          errors === :inline || (processes == 1 && threads <= 1), threads)
     mode === nothing && throw(ArgumentError("errors must be :raise, :return or :inline, not :$errors"))
     item_timeout >= 0 || throw(ArgumentError("item_timeout is negative"))
     timeout_ms = item_timeout == 0 ? UInt64(0) : max(UInt64(1), UInt64(ceil(item_timeout * 1000)))
@@ -223,8 +313,12 @@ function build_options(; processes::Integer=0, threads::Integer=1, chunk_size::I
             end
         end
         # Julia handles SIGSEGV itself (safepoints, stack overflow): in a
-        # worker that would hide a crash of the C work function.
-        check(ccall(sym(:pm_options_set_reset_crash_signals), Cint, (Ptr{Cvoid}, Cint), o, 1), "pm_options")
+        # worker that would hide a crash of the C work function. A Julia
+        # work function needs those handlers (a safepoint is a SIGSEGV).
+        julia_fn || check(ccall(sym(:pm_options_set_reset_crash_signals), Cint, (Ptr{Cvoid}, Cint),
+                                o, 1), "pm_options")
+        method < 0 || check(ccall(sym(:pm_options_set_start_method), Cint, (Ptr{Cvoid}, Cint),
+                                  o, method), "pm_options")
         check(ccall(sym(:pm_options_set_error_buffer), Cint, (Ptr{Cvoid}, Ptr{UInt8}, Csize_t),
                     o, errbuf, ERRBUF_LEN), "pm_options")
     catch
@@ -236,6 +330,29 @@ function build_options(; processes::Integer=0, threads::Integer=1, chunk_size::I
 end
 
 release(o::COptions) = ccall(sym(:pm_options_destroy), Cvoid, (Ptr{Cvoid},), o.ptr)
+
+const PM_START_FORK = Cint(0)
+const PM_START_EXEC = Cint(1)
+
+# The start method to set (-1: the library's, from PARMAPPER_START, else
+# fork), or an error for a Julia function that cannot run that way.
+function start_method(start::Symbol, julia_fn::Bool, name, in_process::Bool, threads)
+    start in (:auto, :fork, :exec) || throw(ArgumentError("start must be :auto, :fork or :exec, not :$start"))
+    if julia_fn && start === :fork
+        throw(ArgumentError("work function \"$name\" is a Julia function, which runs only in " *
+                            "workers started by exec (start=:exec or :auto): a forked Julia hangs"))
+    end
+    exec = start === :exec || (start === :auto && (julia_fn || get(ENV, "PARMAPPER_START", "") == "exec"))
+    if exec && !in_process && !SERVED[]
+        throw(ParmapperError("parmapper", PM_ESTATE, -1,
+                             "work function \"$name\" needs workers started by exec, and " *
+                             "Parmapper.serve() was not called (call it first in the script)", UInt8[]))
+    end
+    if julia_fn && !in_process && threads > 1 && VERSION < v"1.9"
+        throw(ArgumentError("threads > 1 with a Julia work function needs Julia 1.9 or later"))
+    end
+    return start === :fork ? PM_START_FORK : exec ? PM_START_EXEC : Cint(-1)
+end
 
 # ---------------------------------------------------------------------------
 # Inputs: copied into C memory (the C API keeps an array input's pointer
@@ -478,8 +595,14 @@ function Base.close(s::MapStream)
     return nothing
 end
 
-function create_map(w::WorkFn, o::COptions, input::CInput)
+function create_map(w::WorkFn, o::COptions, input::CInput, name::AbstractString)
     out = Ref{Ptr{Cvoid}}(C_NULL)
+    if w.julia
+        rc = ccall(sym(:pm_map_create_named), Cint, (Ptr{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, Cstring),
+                   out, o.ptr, input.ptr, String(name))
+        rc < 0 && throw(ParmapperError("pm_map_create_named", rc, -1, unsafe_string(o.errbuf), UInt8[]))
+        return out[]
+    end
     f = w.chunked ? :pm_map_create_chunked : :pm_map_create
     # The input is consumed whatever happens; a failure's message is in the
     # options' error buffer.
@@ -504,7 +627,7 @@ cancels the map when it runs longer.
 """
 function start(work::AbstractString, items; poll::Real=0.05, timeout::Real=Inf, kw...)
     w = lookup(work)
-    o = build_options(; kw...)
+    o = build_options(; work=w, name=work, kw...)
     local input::CInput
     try
         input = build_input(items)
@@ -514,7 +637,7 @@ function start(work::AbstractString, items; poll::Real=0.05, timeout::Real=Inf, 
         rethrow()
     end
     ptr = try
-        create_map(w, o, input)
+        create_map(w, o, input, work)
     catch
         Libc.free(input.keep)
         Libc.free(o.errbuf)
@@ -584,12 +707,18 @@ end
 
 function Pool(work::AbstractString; kw...)
     w = lookup(work)
-    o = build_options(; kw...)
+    o = build_options(; work=w, name=work, kw...)
     out = Ref{Ptr{Cvoid}}(C_NULL)
     f = w.chunked ? :pm_pool_create_chunked : :pm_pool_create
     rc = try
-        ccall(sym(f), Cint, (Ptr{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
-              out, o.ptr, w.fn, w.user_data, C_NULL)
+        if w.julia
+            f = :pm_pool_create_named
+            ccall(sym(:pm_pool_create_named), Cint, (Ptr{Ptr{Cvoid}}, Ptr{Cvoid}, Cstring),
+                  out, o.ptr, String(work))
+        else
+            ccall(sym(f), Cint, (Ptr{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+                  out, o.ptr, w.fn, w.user_data, C_NULL)
+        end
     finally
         release(o)
     end
@@ -612,7 +741,7 @@ processes(p::Pool) = lock(p.lock) do
 end
 
 function start(p::Pool, items; poll::Real=0.05, timeout::Real=Inf, kw...)
-    o = build_options(; kw...)
+    o = build_options(; work=lookup(p.work), name=p.work, kw...)
     local input::CInput
     try
         input = build_input(items)

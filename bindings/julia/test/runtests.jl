@@ -7,6 +7,22 @@ using Parmapper
 using Parmapper: ParmapperError, PM_EITEM, PM_EWORKER, PM_EINVAL, PM_ESTATE, PM_ECANCELED,
                  PM_ETIMEOUT
 
+# Julia work functions, registered before serve(): a worker is a fresh run of
+# this very script, which must register the same names and then serve.
+register("jl.reverse", item -> reverse(item))
+register("jl.command", function (item)
+    cmd, arg = let s = String(item); i = findfirst(':', s)
+        i === nothing ? (s, "") : (s[1:i-1], s[i+1:end])
+    end
+    cmd == "ok" && return arg
+    cmd == "throw" && error(arg)
+    cmd == "exit" && exit(parse(Int, arg))
+    cmd == "pid" && return string(getpid())
+    cmd == "gc" && (GC.gc(); return string(getpid()))
+    error("unknown command $cmd")
+end)
+Parmapper.serve()
+
 # Build test/work.c into a shared library and register its functions.
 const WORKLIB = let dir = mktempdir()
     so = joinpath(dir, "libjlwork.so")
@@ -204,4 +220,30 @@ end
         end
     end
     @test wrong[] == 0
+end
+
+@testset "Julia work functions in exec-started workers" begin
+    fds = open_fds()
+    items = [Vector{UInt8}("item $i") for i in 1:1000]
+    @test pmap("jl.reverse", items; processes=2) == reverse.(items)
+    r = pmap("jl.command", ["ok:a", "throw:bad", "pid", "gc"]; processes=2, chunk_size=1,
+             errors=:return)
+    @test r[1] == Vector{UInt8}("a")
+    @test r[2] isa ParmapperError && r[2].status == PM_EITEM && occursin("bad", r[2].message)
+    @test parse(Int, String(r[3])) != getpid()
+    err = try
+        pmap("jl.command", ["ok:a", "exit:3"]; processes=2, chunk_size=1); nothing
+    catch e
+        e
+    end
+    @test err isa ParmapperError && err.status == PM_EWORKER && occursin("exited with status 3", err.message)
+    @test_throws ArgumentError pmap("jl.reverse", items; processes=2, start=:fork)
+    pool = Pool("jl.reverse"; processes=2)
+    try
+        @test pmap(pool, items) == reverse.(items)
+    finally
+        close(pool)
+    end
+    @test open_fds() == fds
+    @test no_children()
 end
