@@ -1,15 +1,42 @@
 // Package parmapper is the Go binding of libparmapper: it maps a work
-// function over a slice (or a stream) of items on a pool of fork()ed worker
+// function over a slice (or a stream) of items on a pool of worker
 // processes and hands the results back, in input order or as they finish.
 //
-// # Work functions are C functions, registered by name
+// # Go work functions, in workers started by exec
 //
-// Go code cannot run in a forked worker. fork() copies only the thread
-// that calls it, and the Go runtime needs its other threads: in a forked
-// copy of a Go program the garbage collector hangs at its first cycle,
-// goroutines never run, and the runtime's locks may be held by threads that
-// are gone. So the work function of a map is a C function, written in a cgo
-// preamble, which runs in the worker without touching the Go runtime:
+// A work function is registered under a name in an init function, and the
+// program's main (a test binary's TestMain) calls Serve first:
+//
+//	func init() {
+//		parmapper.MustRegister("upper", func(item []byte) ([]byte, error) {
+//			return bytes.ToUpper(item), nil
+//		})
+//	}
+//
+//	func main() {
+//		parmapper.Serve() // in a worker: serves items, never returns
+//		results, err := parmapper.Map(ctx, "upper", items, &parmapper.Options{Processes: 2})
+//		...
+//	}
+//
+// Go code cannot run in a fork()ed worker: fork copies only the calling
+// thread, and in a forked copy of a Go program the garbage collector hangs
+// at its first cycle and goroutines never run. So the workers of a Go work
+// function are started by exec (Options.Start, StartExec by default for
+// one): each is a fresh run of the same program (/proc/self/exe with its
+// arguments), in which the init functions register the same names and
+// Serve, seeing that the library started it, runs the items with the
+// function registered under the map's name. A worker inherits nothing
+// else: not the caller's variables, open files or what it computed before
+// the map; only the item bytes travel. A function registered after init
+// (or only in some runs) is unknown to the workers, which exit with status
+// 68, reported by the map.
+//
+// # C work functions
+//
+// A C function written in a cgo preamble runs in forked workers too (the
+// default for one), which share the program's C memory as it was at the
+// fork, or in exec-started ones:
 //
 //	/*
 //	#cgo pkg-config: parmapper
@@ -27,23 +54,19 @@
 //
 //	results, err := parmapper.Map(ctx, "twice", items, nil)
 //
-// Maps and pools name their work function; the registry is the shape Go
-// work functions will take once workers can be started by exec (a worker
-// that re-executes the program finds its function by name), without a
-// change to the calls that use them. Until then there is no way to give a
-// Go function, and the package says so rather than hang.
-//
-// Only item and result bytes cross between processes; a worker sees the
-// program's C memory as it was when it was forked.
-//
 // # Errors
 //
 // Every failure is an *Error whose Status (an error itself) tells its kind
 // (errors.Is(err, parmapper.ErrWorker)), with the item's Index and the
-// library's Message. A crash in a C work function reads "worker 1 (pid
-// 4242) killed by signal 11 (SIGSEGV) while running item 7": the crash
-// signals get their default action back in every worker, where Go's
-// handlers would have turned the crash into "exited with status 2".
+// library's Message. A Go work function's error fails its item (ErrItem,
+// the error's text); so does a panic ("panic: " and its value, with the
+// stack as Payload); os.Exit(3) in one reads "worker 0 (pid 4242) exited
+// with status 3 while running item 7". A crash in a C work function reads
+// "worker 1 (pid 4242) killed by signal 11 (SIGSEGV) while running item
+// 7": the crash signals get their default action back in the workers of a
+// C function, where Go's handlers would have turned the crash into "exited
+// with status 2" (not in those of a Go function, where Go's handlers turn
+// a nil dereference into a panic).
 // Messages are read inside the C call that failed (or from the map's own
 // handle), never from the per-thread pm_last_error() in a later call, to
 // which a goroutine may come back on another thread.
