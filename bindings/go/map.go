@@ -13,8 +13,8 @@ import (
 )
 
 // Map runs the work function registered as work over items on worker
-// processes (forked, or started by exec: see Options.Start) and returns the results, results[i] being item i's,
-// whatever Options.Unordered says. The first failure ends the map and is
+// processes (forked, or started by exec: see Options.Start) and returns
+// the results, results[i] being item i's, whatever Options.Unordered says. The first failure ends the map and is
 // returned as an *Error with the item's index; with Options.Errors =
 // Return every item runs, a failed item's result is nil and the error is an
 // ItemErrors listing them. When ctx is done the workers are killed and
@@ -133,7 +133,7 @@ func (p *Pool) Map(ctx context.Context, items [][]byte, opts *Options) ([][]byte
 	return s.collect()
 }
 
-// Start starts a map over in on the pool's workers, without forking. One
+// Start starts a map over in on the pool's workers, starting none. One
 // map at a time: while a Stream of the pool is open, Start returns
 // ErrState. opts' Processes and Threads are ignored.
 func (p *Pool) Start(ctx context.Context, in Input, opts *Options) (*Stream, error) {
