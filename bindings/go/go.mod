@@ -1,0 +1,3 @@
+module parmapper
+
+go 1.19
