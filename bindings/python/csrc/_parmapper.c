@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "parmapper needs Python 3.10 or later"
@@ -826,7 +827,8 @@ typedef struct {
     int statuses[BATCH_MAX];
     const void *data[BATCH_MAX];
     size_t lens[BATCH_MAX];
-    uint64_t delivered;
+    size_t batch_max;     /* entries per pm_map_next_batch() */
+    pid_t owner;          /* the process that started the map */
     char errbuf[512];
     PyObject *weakrefs;
 } MapObject;
@@ -941,6 +943,17 @@ static int Map_init(MapObject *self, PyObject *args, PyObject *kw) {
         Py_INCREF(progress);
         self->progress = progress;
     }
+    /* The batch handed over but not yet consumed counts against the bound
+     * the caller gave (items read ahead of the loop), so the library gets
+     * the rest of it. */
+    self->batch_max = BATCH_MAX;
+    if (m.max_in_flight > 0) {
+        size_t quarter = (size_t)m.max_in_flight / 4;
+        self->batch_max = quarter < 1 ? 1 : quarter < BATCH_MAX ? quarter : BATCH_MAX;
+        m.max_in_flight -= (Py_ssize_t)self->batch_max;
+        if (m.max_in_flight < 1)
+            m.max_in_flight = 1;
+    }
     self->settings = m;
     self->proc = proc;
     return 0;
@@ -948,6 +961,7 @@ static int Map_init(MapObject *self, PyObject *args, PyObject *kw) {
 
 static int map_start(MapObject *self) {
     self->started = 1;
+    self->owner = getpid();
     pm_input *in = NULL;
     int rc;
     if (self->seq) {
@@ -1019,11 +1033,15 @@ static int map_start(MapObject *self) {
  * finished). */
 static int map_fetch(MapObject *self) {
     size_t n = 0;
-    int rc;
-    for (;;) {
+    /* Results that are ready already are taken without giving up the GIL:
+     * getting it back can take a switch interval (5 ms) when another
+     * thread runs Python code. */
+    int rc = pm_map_next_batch(self->map, self->batch_max, 0, self->indices, self->statuses,
+                               self->data, self->lens, &n);
+    while (rc == PM_EAGAIN) {
         pm_map *m = self->map;
         Py_BEGIN_ALLOW_THREADS
-        rc = pm_map_next_batch(m, BATCH_MAX, WAIT_SLICE_MS, self->indices, self->statuses,
+        rc = pm_map_next_batch(m, self->batch_max, WAIT_SLICE_MS, self->indices, self->statuses,
                                self->data, self->lens, &n);
         Py_END_ALLOW_THREADS
         if (rc != PM_EAGAIN)
@@ -1050,7 +1068,6 @@ static int map_fetch(MapObject *self) {
     self->rc = rc;
     self->count = n;
     self->pos = 0;
-    self->delivered += n;
     if (self->bar && n) {
         PyObject *r = PyObject_CallMethod(self->bar, "update", "n", (Py_ssize_t)n);
         if (!r) {
@@ -1152,6 +1169,14 @@ static PyObject *Map_next(MapObject *self) {
         return NULL;
     if (self->busy) {
         PyErr_SetString(PyExc_ValueError, "parmapper map already executing");
+        return NULL;
+    }
+    if (self->started && self->owner != getpid()) {
+        /* A copy inherited by a fork (a worker of another map): its workers
+         * and buffered results belong to the parent. */
+        PyErr_Format(PyExc_RuntimeError,
+                     "this parmapper map belongs to process %ld, not to this fork of it",
+                     (long)self->owner);
         return NULL;
     }
     self->busy = 1;

@@ -363,6 +363,16 @@ def _timeout_ms(timeout):
     return max(1, int(math.ceil(timeout * 1000.0)))
 
 
+def _bound(max_in_flight):
+    if max_in_flight is None:
+        return 0
+    if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or \
+            max_in_flight < 2:
+        raise ValueError("max_in_flight must be an integer >= 2 (or None), not %r"
+                         % (max_in_flight,))
+    return max_in_flight
+
+
 def _inherited(seq):
     """Whether the workers can read seq from their fork-time copy (by index),
     so that no item is pickled: exact lists, tuples, ranges and NumPy arrays."""
@@ -454,7 +464,7 @@ def _map(fun, seq, N, Nt, chunksize, ordered, daemon, progress, total, args, kwa
     m = _c.Map(call=call, processes=N, threads=Nt, chunksize=chunksize, ordered=bool(ordered),
                daemon=bool(daemon), total=-1 if total is None else int(total),
                timeout_ms=_timeout_ms(timeout), retries=retries,
-               max_in_flight=int(max_in_flight or 0), return_mode=exception == "return",
+               max_in_flight=_bound(max_in_flight), return_mode=exception == "return",
                proc=exception == "proc", progress=bar_factory, **source)
     _live.add(m)
     return m
@@ -492,8 +502,9 @@ def parmap(fun, seq, N=None, Nt=1, chunksize=1, ordered=True, daemon=True, progr
     timeout [None]: seconds an item may run; its worker is then killed and
         the item fails with ItemTimeoutError.
     retries [0]: run again an item whose worker crashed or timed out.
-    max_in_flight [None]: bound on items read from an iterator input but
-        not yet consumed (None: the library's, 65536 or more).
+    max_in_flight [None]: bound on the items read from the input ahead of
+        the loop (read, but not yet consumed by it); at least 2. None: the
+        library's automatic bound (65536 or more) plus one batch (1024).
 
     A worker that dies raises WorkerError naming the item. Leaving the loop
     early (break, an exception, close()) kills and reaps the workers.
@@ -560,7 +571,7 @@ class Pool:
             return _serial(self._call, seq, self.Nt, exception, bar_factory)
         m = _c.Map(pool=self._pool, iterable=seq, chunksize=chunksize, ordered=bool(ordered),
                    total=-1 if total is None else int(total), timeout_ms=_timeout_ms(timeout),
-                   retries=int(retries), max_in_flight=int(max_in_flight or 0),
+                   retries=int(retries), max_in_flight=_bound(max_in_flight),
                    return_mode=exception == "return", proc=exception == "proc",
                    progress=bar_factory)
         _live.add(m)
