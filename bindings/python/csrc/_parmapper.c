@@ -27,6 +27,7 @@
 
 #include <parmapper.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -68,6 +69,13 @@ enum { WHERE_FUN = 0, WHERE_ARGS = 1 };
  * library with the GIL held, or a hook that needs the GIL (PyOS_BeforeFork
  * can release it while it waits for the import lock) could deadlock. */
 static PyThread_type_lock g_fork_lock;
+
+/* Bumped in the child of every fork (pthread_atfork), the library's and the
+ * program's own: a map object compares it with the value it was started
+ * with to tell a copy inherited by a fork, without a getpid() per step. */
+static unsigned long g_incarnation;
+
+static void bump_incarnation(void) { g_incarnation++; }
 
 static int have_setup(void) {
     if (!g_dumps) {
@@ -418,7 +426,34 @@ typedef struct {
     PyObject *call; /* applied to each item; builds the arguments (args, star, ...) */
     PyObject *seq;  /* inherited input: item i is seq[i]; NULL: items are encoded */
     int proc;       /* exception='proc': the worker prints the traceback too */
+    int int_range;  /* seq is a range of 64-bit ints: item i is start + i * step */
+    long long start, step;
 } work_spec;
+
+/* A range whose items all fit in 64 bits is indexed with arithmetic instead
+ * of range's own (which goes through int objects and comparisons). */
+static void spec_detect_range(work_spec *s, Py_ssize_t len) {
+    if (!s->seq || !PyRange_Check(s->seq) || len <= 0)
+        return;
+    PyObject *start = PyObject_GetAttrString(s->seq, "start");
+    PyObject *step = start ? PyObject_GetAttrString(s->seq, "step") : NULL;
+    int o1 = 1, o2 = 1;
+    long long a = start ? PyLong_AsLongLongAndOverflow(start, &o1) : 0;
+    long long d = step ? PyLong_AsLongLongAndOverflow(step, &o2) : 0;
+    Py_XDECREF(start);
+    Py_XDECREF(step);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return;
+    }
+    long long span, last;
+    if (o1 || o2 || __builtin_mul_overflow((long long)(len - 1), d, &span) ||
+        __builtin_add_overflow(a, span, &last))
+        return;
+    s->int_range = 1;
+    s->start = a;
+    s->step = d;
+}
 
 static work_spec *spec_new(PyObject *call, PyObject *seq, int proc) {
     work_spec *s = PyMem_RawCalloc(1, sizeof *s);
@@ -496,8 +531,11 @@ static void fail_item(pm_sink *out, int where, int proc) {
     pm_sink_end_item(out, 1);
 }
 
-static PyObject *seq_item(PyObject *seq, uint64_t index) {
+static PyObject *seq_item(const work_spec *s, uint64_t index) {
+    PyObject *seq = s->seq;
     Py_ssize_t i = (Py_ssize_t)index;
+    if (s->int_range)
+        return PyLong_FromLongLong(s->start + (long long)i * s->step);
     if (PyList_CheckExact(seq) && i < PyList_GET_SIZE(seq)) {
         PyObject *o = PyList_GET_ITEM(seq, i);
         Py_INCREF(o);
@@ -516,7 +554,7 @@ static int chunk_fn(uint64_t first, size_t count, const void *const *items, cons
     work_spec *s = user_data;
     PyGILState_STATE gil = PyGILState_Ensure();
     for (size_t i = 0; i < count; i++) {
-        PyObject *arg = s->seq ? seq_item(s->seq, first + i) : decode(items[i], lens[i]);
+        PyObject *arg = s->seq ? seq_item(s, first + i) : decode(items[i], lens[i]);
         if (!arg) {
             fail_item(out, WHERE_ARGS, s->proc);
             continue;
@@ -829,6 +867,7 @@ typedef struct {
     size_t lens[BATCH_MAX];
     size_t batch_max;     /* entries per pm_map_next_batch() */
     pid_t owner;          /* the process that started the map */
+    unsigned long incarnation; /* g_incarnation when it started */
     char errbuf[512];
     PyObject *weakrefs;
 } MapObject;
@@ -962,6 +1001,7 @@ static int Map_init(MapObject *self, PyObject *args, PyObject *kw) {
 static int map_start(MapObject *self) {
     self->started = 1;
     self->owner = getpid();
+    self->incarnation = g_incarnation;
     pm_input *in = NULL;
     int rc;
     if (self->seq) {
@@ -1010,6 +1050,7 @@ static int map_start(MapObject *self) {
             pm_input_destroy(in);
             return -1;
         }
+        spec_detect_range(self->spec, self->seq_len);
         flush_stdio();
         fork_lock_acquire();
         rc = pm_map_create_chunked(&self->map, opts, in, chunk_fn, self->spec, NULL);
@@ -1171,7 +1212,7 @@ static PyObject *Map_next(MapObject *self) {
         PyErr_SetString(PyExc_ValueError, "parmapper map already executing");
         return NULL;
     }
-    if (self->started && self->owner != getpid()) {
+    if (self->started && self->incarnation != g_incarnation) {
         /* A copy inherited by a fork (a worker of another map): its workers
          * and buffered results belong to the parent. */
         PyErr_Format(PyExc_RuntimeError,
@@ -1543,6 +1584,10 @@ PyMODINIT_FUNC PyInit__parmapper(void) {
         g_fork_lock = PyThread_allocate_lock();
         if (!g_fork_lock)
             return PyErr_NoMemory();
+        if (pthread_atfork(NULL, NULL, bump_incarnation) != 0) {
+            PyErr_SetString(PyExc_ImportError, "pthread_atfork failed");
+            return NULL;
+        }
     }
     if (PyType_Ready(&Map_Type) < 0 || PyType_Ready(&Pool_Type) < 0 ||
         PyType_Ready(&Process_Type) < 0)

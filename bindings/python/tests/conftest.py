@@ -2,6 +2,7 @@
 with `setup.py build_ext --inplace`) unless PARMAPPER_TEST_INSTALLED=1, when
 the installed package is tested. Every test is checked for leaks: no child
 process and no new descriptor may outlive it."""
+import faulthandler
 import gc
 import os
 import sys
@@ -32,6 +33,17 @@ def no_leaks(request):
     assert not left, "child processes left behind: %s" % helpers.describe(left)
     new = helpers.open_fds() - before
     assert not new, "descriptors left open: %s" % helpers.describe_fds(new)
+
+
+def pytest_sessionstart(session):
+    # A hang prints every thread's stack and ends the run instead of waiting
+    # for CI's limit. The watchdog is a thread: forked workers do not have it.
+    faulthandler.dump_traceback_later(int(os.environ.get("PARMAPPER_TEST_WATCHDOG", "900")),
+                                      exit=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    faulthandler.cancel_dump_traceback_later()
 
 
 def pytest_configure(config):

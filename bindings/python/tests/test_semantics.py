@@ -63,6 +63,15 @@ def test_input_kinds(source):
     assert list(parmapper.parmap(repr, seq, N=2, chunksize=3)) == expected
 
 
+@pytest.mark.parametrize("r", [range(5), range(10, 0, -3), range(-5, 5, 2), range(0),
+                               range(2 ** 62, 2 ** 62 + 10, 3), range(2 ** 63 - 3, 2 ** 63 + 3),
+                               range(-2 ** 64, -2 ** 64 + 4)], ids=repr)
+def test_ranges_with_any_bounds(r):
+    # Ranges of 64-bit ints are indexed with arithmetic in the workers; the
+    # others through range itself.
+    assert list(parmapper.parmap(lambda x: (type(x), x), r, N=2)) == [(int, x) for x in r]
+
+
 def test_numpy_array_input_rows():
     np = pytest.importorskip("numpy")
     X = np.arange(30.0).reshape(10, 3)
