@@ -585,12 +585,14 @@ typedef struct {
     PyObject *iter;   /* the iterator, NULL once exhausted or failed */
     PyObject *error;  /* what it raised (or failed to encode), for the consumer */
     uint64_t pulled;  /* items read so far */
+    size_t per_call;  /* items read per call at most (the chunk size) */
     int stop;         /* the map is being destroyed: push nothing more */
+    int in_call;      /* the feeder is in pull_fn (perhaps blocked in the iterator) */
     buffer packed;    /* the encoded items of one call, back to back */
     size_t *lens;
 } pull_input;
 
-static pull_input *pull_new(PyObject *iter) {
+static pull_input *pull_new(PyObject *iter, size_t per_call) {
     pull_input *in = PyMem_RawCalloc(1, sizeof *in);
     if (!in) {
         PyErr_NoMemory();
@@ -604,6 +606,7 @@ static pull_input *pull_new(PyObject *iter) {
     }
     Py_INCREF(iter);
     in->iter = iter;
+    in->per_call = per_call == 0 || per_call > PULL_MAX ? PULL_MAX : per_call;
     return in;
 }
 
@@ -625,12 +628,16 @@ static int pull_fn(pm_feed *feed, void *user_data) {
         PyGILState_Release(gil);
         return PM_DONE;
     }
+    /* A call reads at most a chunk: its items are sent only once it
+     * returns, so a slow source (the Python tool's pipelines of
+     * generators) gets each chunk to a worker as soon as it is read. */
     size_t want = pm_feed_wanted(feed);
-    if (want > PULL_MAX)
-        want = PULL_MAX;
+    if (want > in->per_call)
+        want = in->per_call;
     if (want == 0)
         want = 1;
     size_t n = 0;
+    in->in_call = 1;
     in->packed.len = 0;
     while (n < want) {
         PyObject *o = PyIter_Next(in->iter);
@@ -663,6 +670,7 @@ static int pull_fn(pm_feed *feed, void *user_data) {
     } else if (rc == PM_EINPUT) {
         pm_feed_set_error(feed, "the input iterator raised an exception");
     }
+    in->in_call = 0;
     PyGILState_Release(gil);
     return rc;
 }
@@ -878,9 +886,67 @@ static PyTypeObject Map_Type;
  * finish what they hold (or kills and replaces them when cancel is set).
  * The GIL is released: the feeder thread may be waiting for it in the pull
  * callback, and pm_map_destroy() waits for that call to return. */
+/* A map whose feeder is inside the iterator (a source that blocks) cannot
+ * be destroyed before the iterator returns: pm_map_destroy() waits for the
+ * input call in progress. Such a map is cancelled (its workers are killed
+ * and reaped now) and destroyed by a detached thread, which frees what the
+ * feeder uses once that call has returned. */
+typedef struct {
+    pm_map *map;
+    work_spec *spec;
+    pull_input *input;
+} detached_map;
+
+static void *destroy_detached(void *arg) {
+    detached_map *d = arg;
+    pm_map_destroy(d->map);
+    /* During finalization this thread ends here (the state is then left
+     * to the process's exit). */
+    PyGILState_STATE gil = PyGILState_Ensure();
+    spec_free(d->spec);
+    pull_free(d->input);
+    PyGILState_Release(gil);
+    PyMem_RawFree(d);
+    return NULL;
+}
+
+static int destroy_later(MapObject *self) {
+    detached_map *d = PyMem_RawMalloc(sizeof *d);
+    if (!d)
+        return -1;
+    d->map = self->map;
+    d->spec = self->spec;
+    d->input = self->input;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int ok = pthread_attr_init(&attr) == 0;
+    ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0;
+    ok = ok && pthread_create(&thread, &attr, destroy_detached, d) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) {
+        PyMem_RawFree(d);
+        return -1;
+    }
+    self->map = NULL;
+    self->spec = NULL;
+    self->input = NULL;
+    return 0;
+}
+
 static void map_destroy(MapObject *self, int cancel) {
     if (self->input)
         self->input->stop = 1;
+    if (self->map && self->input && self->input->in_call) {
+        pm_map *m = self->map;
+        Py_BEGIN_ALLOW_THREADS
+        pm_map_cancel(m);
+        Py_END_ALLOW_THREADS
+        /* It may have returned meanwhile: then destroy it here as usual. */
+        if (self->input->in_call && destroy_later(self) == 0) {
+            self->count = self->pos = 0;
+            return;
+        }
+    }
     if (self->map) {
         pm_map *m = self->map;
         self->map = NULL;
@@ -1007,7 +1073,7 @@ static int map_start(MapObject *self) {
     if (self->seq) {
         rc = pm_input_create_array(&in, NULL, 0, (size_t)self->seq_len);
     } else {
-        self->input = pull_new(self->iterable);
+        self->input = pull_new(self->iterable, (size_t)self->settings.chunksize);
         if (!self->input)
             return -1;
         Py_CLEAR(self->iterable); /* the input holds it now */

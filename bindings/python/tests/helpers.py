@@ -84,10 +84,13 @@ def last_json(text):
 # For scripts: prints this process's live children as a JSON list.
 CHILDREN_SNIPPET = '''
 import glob, os
-def _children():
+def _children(pid=None):
     out = []
-    for path in glob.glob("/proc/%d/task/*/children" % os.getpid()):
-        with open(path) as f:
-            out += [int(p) for p in f.read().split()]
+    for path in glob.glob("/proc/%d/task/*/children" % (pid or os.getpid())):
+        try:
+            with open(path) as f:
+                out += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
     return out
 '''

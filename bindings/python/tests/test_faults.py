@@ -235,3 +235,19 @@ def test_many_crashing_maps_leave_nothing_behind():
         with pytest.raises(parmapper.WorkerError):
             list(parmapper.parmap(lambda x: os._exit(9) if x == k % 7 else x, range(10), N=2))
     assert helpers.open_fds() == before and not helpers.children()
+
+
+@pytest.mark.xfail(strict=True, reason="libparmapper 0.3's feeder reads up to 64 chunks of a "
+                   "pull input (bounded by the room and the workers' credit) before it sends "
+                   "any, so a slow source's first item waits for the next 63; see the "
+                   "binding's README, 'Known limits'")
+def test_a_slow_source_gets_each_item_to_a_worker_at_once():
+    def slow_source():
+        for i in range(8):
+            if i:
+                time.sleep(0.25)
+            yield time.monotonic()
+
+    first = next(iter(parmapper.parmap(lambda made: time.monotonic() - made, slow_source(),
+                                       N=2)))
+    assert first < 0.5, "item 0 reached a worker %.2f s after it was read" % first

@@ -26,6 +26,12 @@ def slow(x):
 def gen():
     yield from range(10)
 
+def blocking_source():
+    yield 0
+    yield 1
+    time.sleep(3)  # a source that waits for data, in the feeder thread
+    yield 2
+
 kind = sys.argv[1]
 pool = None
 if kind == "pool":
@@ -33,19 +39,35 @@ if kind == "pool":
     it = pool.map(range(10), chunksize=1)
 elif kind == "iterator":
     it = parmapper.parmap(slow, gen(), N=2, chunksize=1)
+elif kind == "blocking-source":
+    it = parmapper.parmap(abs, blocking_source(), N=2, chunksize=1)
 elif kind == "threads":
     it = parmapper.parmap(slow, range(10), N=2, Nt=2, chunksize=1)
 else:
     it = parmapper.parmap(slow, range(10), N=2, chunksize=1)
 try:
-    assert next(it) == 0
-    print("ready", flush=True)
+    if kind == "blocking-source":
+        # Its first results wait for the feeder (see test_faults.py's
+        # xfail): the map is waited on with nothing delivered yet.
+        print("ready", flush=True)
+    else:
+        assert next(it) == 0
+        print("ready", flush=True)
     for r in it:
         pass
     print(json.dumps({"interrupted": False}), flush=True)
 except KeyboardInterrupt:
     t = time.monotonic()
     out = {"interrupted": True, "t": t, "children": _children()}
+    if kind == "blocking-source":
+        # The workers are killed and reaped at once; the template process
+        # goes when the map can be destroyed: once the source returns.
+        deadline = time.monotonic() + 1
+        while any(_children(c) for c in _children()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        out["workers"] = [g for c in _children() for g in _children(c)]
+        time.sleep(3)
+        out["children_later"] = _children()
     if pool is not None:
         out["pool_processes"] = pool.processes
         out["pool_after"] = list(pool.map([0, 1]))
@@ -62,7 +84,7 @@ def interrupt(kind, group):
     try:
         line = proc.stdout.readline()
         assert line.strip() == "ready", line + proc.stderr.read()
-        time.sleep(0.3)  # the items are now sleeping in the workers
+        time.sleep(0.5)  # the items (or the source) are now sleeping
         sent = time.monotonic()
         if group:
             os.killpg(proc.pid, signal.SIGINT)
@@ -79,7 +101,7 @@ def interrupt(kind, group):
 
 
 @pytest.mark.parametrize("group", [True, False], ids=["process-group", "main-process"])
-@pytest.mark.parametrize("kind", ["one-shot", "iterator", "threads", "pool"])
+@pytest.mark.parametrize("kind", ["one-shot", "iterator", "threads", "pool", "blocking-source"])
 def test_ctrl_c_raises_keyboard_interrupt_within_a_second(kind, group):
     result, delay, err = interrupt(kind, group)
     assert delay < 1.0, "KeyboardInterrupt came %.2f s after the signal" % delay
@@ -88,6 +110,9 @@ def test_ctrl_c_raises_keyboard_interrupt_within_a_second(kind, group):
         assert result["pool_processes"] == 2
         assert result["pool_after"] == [0, 1]
         assert result["children_after_close"] == []
+    elif kind == "blocking-source":
+        assert result["workers"] == []
+        assert result["children_later"] == []
     else:
         assert result["children"] == [], "workers left: %s" % result["children"]
     assert "Traceback" not in err, err
