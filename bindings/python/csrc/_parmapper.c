@@ -1229,6 +1229,29 @@ static PyObject *entry_exception(MapObject *self, size_t i, int *must_raise) {
     return exc;
 }
 
+/* A result that could not be unpickled here: its exception gets the
+ * item's index (seq_index) and a note naming it. */
+static void result_not_decoded(uint64_t index) {
+    PyObject *exc = fetch_exception();
+    if (!exc)
+        return;
+    PyObject *idx = PyLong_FromUnsignedLongLong(index);
+    if (idx) {
+        if (PyObject_SetAttrString(exc, "seq_index", idx) < 0)
+            PyErr_Clear();
+        Py_DECREF(idx);
+    }
+    PyObject *r = PyObject_CallMethod(exc, "add_note", "s",
+                                      "parmapper: the result of this item could not be "
+                                      "unpickled in the parent");
+    if (r)
+        Py_DECREF(r);
+    else
+        PyErr_Clear();
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+}
+
 static PyObject *raise_exception_object(PyObject *exc) {
     if (PyExceptionInstance_Check(exc))
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -1245,8 +1268,10 @@ static PyObject *map_step(MapObject *self) {
             int final = self->pos == self->count && self->rc < 0;
             if (self->statuses[i] == PM_OK) {
                 PyObject *o = decode(self->data[i], self->lens[i]);
-                if (!o)
+                if (!o) {
+                    result_not_decoded(self->indices[i]);
                     map_finish(self, 0);
+                }
                 return o;
             }
             int must_raise = 1;
@@ -1409,7 +1434,8 @@ typedef struct {
     PyObject_HEAD
     pm_process *proc;
     work_spec *spec;
-    PyObject *outcome; /* (kind, value): ('ok', result), ('exc', exc), or the raised exception */
+    int busy;          /* a thread is in join() (the GIL released) */
+    PyObject *outcome; /* what join() returns, kept for later calls */
     PyObject *weakrefs;
 } ProcessObject;
 
@@ -1502,13 +1528,19 @@ static PyObject *Process_join(ProcessObject *self, PyObject *unused) {
         PyErr_SetString(PyExc_ValueError, "the process was never started or is closed");
         return NULL;
     }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "another thread is joining this process");
+        return NULL;
+    }
     const void *data = NULL;
     size_t len = 0;
     int rc;
     pm_process *p = self->proc;
+    self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = pm_process_join(p, &data, &len);
     Py_END_ALLOW_THREADS
+    self->busy = 0;
     PyObject *outcome = NULL;
     if (rc == PM_OK && len >= 1 && ((const char *)data)[0] == TAG_RESULT) {
         PyObject *v = decode((const char *)data + 1, len - 1);
@@ -1533,6 +1565,10 @@ static PyObject *Process_join(ProcessObject *self, PyObject *unused) {
 
 static PyObject *Process_close(ProcessObject *self, PyObject *unused) {
     (void)unused;
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "another thread is joining this process");
+        return NULL;
+    }
     process_destroy(self);
     Py_RETURN_NONE;
 }

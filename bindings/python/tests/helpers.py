@@ -71,6 +71,16 @@ def run_script(code, timeout=60, check=True, **kw):
     return proc
 
 
+def max_overlap(intervals):
+    """The most (start, end) intervals open at one moment."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = cur = 0
+    for _, step in events:
+        cur += step
+        best = max(best, cur)
+    return best
+
+
 def last_json(text):
     """The last line of text that parses as JSON."""
     for line in reversed(text.splitlines()):

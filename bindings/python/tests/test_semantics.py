@@ -377,3 +377,26 @@ def test_pickle_of_errors():
     assert (str(e2), e2.seq_index, e2.status) == ("boom", 3, -5)
     r = pickle.loads(pickle.dumps(parmapper.RemoteError("m", "T", "tb", 2)))
     assert (r.type_name, r.traceback_text, r.seq_index) == ("T", "tb", 2)
+
+
+class BreaksInTheParent:
+    """Pickles in the worker; unpickling it fails in the parent only."""
+
+    def __reduce__(self):
+        return (_only_in_a_worker, (os.getpid(),))
+
+
+_PARENT = os.getpid()
+
+
+def _only_in_a_worker(pid):
+    if os.getpid() == _PARENT:
+        raise LookupError("cannot be rebuilt here")
+    return "rebuilt"
+
+
+def test_result_that_cannot_be_unpickled_names_the_item():
+    with pytest.raises(LookupError) as info:
+        list(parmapper.parmap(lambda x: BreaksInTheParent() if x == 3 else x, range(6), N=2))
+    assert info.value.seq_index == 3
+    assert any("could not be unpickled" in n for n in info.value.__notes__)
