@@ -57,14 +57,16 @@ def one_ms(x):
 
 
 def calibrate(target=0.001):
+    """LOOPS for about target seconds of CPU per call (CPU time, not wall
+    time: a loaded machine would otherwise make the items shorter)."""
     global LOOPS
     LOOPS = 1000
     while True:
-        t0 = time.perf_counter()
-        for x in range(20):
+        t0 = time.process_time()
+        for x in range(50):
             one_ms(x)
-        per_call = (time.perf_counter() - t0) / 20
-        if per_call > target / 4:
+        per_call = (time.process_time() - t0) / 50
+        if per_call > target / 2:
             break
         LOOPS *= 2
     LOOPS = max(1, int(LOOPS * target / per_call))
