@@ -150,7 +150,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--trivial-items", type=int, default=1_000_000)
-    ap.add_argument("--ms-items", type=int, default=1000)
+    ap.add_argument("--ms-items", type=int, default=2000)
     args = ap.parse_args()
 
     calibrate()

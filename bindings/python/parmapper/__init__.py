@@ -547,7 +547,8 @@ class Pool:
     def map(self, seq, chunksize=1, ordered=True, progress=False, total=None, exception=None,
             *, timeout=None, retries=0, max_in_flight=None):
         """The results of ``fun`` over ``seq``, like ``parmap`` (same meaning
-        for each parameter). The pool's previous map must be exhausted or
+        for each parameter; 'proc' acts as 'raise', since the workers were
+        made with the pool). The pool's previous map must be exhausted or
         closed first."""
         if total is None:
             try:

@@ -305,6 +305,15 @@ def test_progress_with_tqdm_and_without(capsys, monkeypatch):
     assert "parmap: " in err and "100%" in err and "30/30" in err
 
 
+def test_progress_in_process_and_without_daemon(capsys):
+    pytest.importorskip("tqdm")
+    assert list(parmapper.parmap(abs, range(-10, 0), N=1, progress=True)) == \
+        list(range(10, 0, -1))
+    assert "10/10" in capsys.readouterr().err
+    assert list(parmapper.parmap(abs, range(-10, 0), N=2, daemon=False)) == \
+        list(range(10, 0, -1))
+
+
 def test_python_stdout_is_not_printed_twice_and_workers_output_arrives():
     proc = helpers.run_script("""
         import parmapper, sys
