@@ -127,7 +127,8 @@ def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     wall = time.perf_counter() - t0
-    return wall, tree_cpu() - c0, out
+    # /proc counts in clock ticks: a run shorter than one reads as 0.
+    return wall, max(tree_cpu() - c0, 1.0 / TICK), out
 
 
 def peers(args, mp_pool, pm_pool_trivial, pm_pool_1ms):
