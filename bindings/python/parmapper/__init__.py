@@ -383,7 +383,55 @@ def _inherited(seq):
             and getattr(seq, "ndim", 0) >= 1)
 
 
+class _SerialMap:
+    """The iterator of an N == 1 map: the same methods as a map of workers
+    (close(), a context manager, pulled, running), over a generator."""
+
+    def __init__(self, gen, counter):
+        self._gen = gen
+        self._counter = counter
+
+    @property
+    def pulled(self):
+        """Items read from an iterator input so far (0 for a sequence)."""
+        return self._counter[0]
+
+    @property
+    def running(self):
+        """Always False: an N == 1 map has no worker processes."""
+        return False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def close(self):
+        self._gen.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def _serial(call, seq, Nt, exception, bar_factory):
+    counter = [0]
+    if not _inherited(seq):
+        seq = _counted(seq, counter)
+    return _SerialMap(_serial_gen(call, seq, Nt, exception, bar_factory), counter)
+
+
+def _counted(iterable, counter):
+    for item in iterable:
+        counter[0] += 1
+        yield item
+
+
+def _serial_gen(call, seq, Nt, exception, bar_factory):
     """N == 1: no fork, as in the Python tool (threads when Nt > 1)."""
     def one(item):
         try:
@@ -612,8 +660,8 @@ class ReturnProcess:
 
     exception ['raise']: 'raise' re-raises the target's exception from
     ``join()``; 'return' returns it; 'proc' also prints it in the process.
-    A process that dies makes ``join()`` raise WorkerError. An unjoined
-    process is killed and reaped when the object goes.
+    A process that dies makes ``join()`` raise WorkerError (return it, with
+    'return'). An unjoined process is killed and reaped when the object goes.
     """
 
     def __init__(self, target=None, exception="raise", *, group=None, name=None, args=(),

@@ -346,6 +346,19 @@ def test_unpicklable_item_from_an_iterator_raises_in_the_parent():
     assert got == [1, 2]
 
 
+def test_in_process_map_has_the_same_methods():
+    with parmapper.parmap(lambda x: x, range(10), N=1) as it:
+        assert iter(it) is it and next(it) == 0
+        assert it.pulled == 0 and not it.running
+    assert list(it) == []
+    it = parmapper.parmap(lambda x: x, iter(range(10)), N=1)
+    assert [next(it), next(it)] == [0, 1] and it.pulled == 2
+    it = parmapper.parmap(lambda x: x, range(10), N=1, Nt=2)
+    assert next(it) == 0
+    it.close()
+    assert list(it) == []
+
+
 def test_map_is_an_iterator_with_close_and_context_manager():
     it = parmapper.parmap(lambda x: x, range(10 ** 6), N=2)
     assert iter(it) is it
