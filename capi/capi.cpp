@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,8 @@
 #include <utility>
 
 #include "child_process.hpp"
+#include "registry.hpp"
+#include "worker_serve.hpp"
 #include "capi_internal.hpp"
 #include "errors.hpp"
 #include "input_source.hpp"
@@ -96,6 +99,10 @@ map_settings resolved(const map_settings& s) {
     map_settings r = s;
     if (r.processes == 0)
         r.processes = std::min(pm::core::online_cpus(), PM_MAX_PROCESSES);
+    if (r.start_method < 0) {
+        const char* start = std::getenv("PARMAPPER_START");
+        r.start_method = start && std::strcmp(start, "exec") == 0 ? PM_START_EXEC : PM_START_FORK;
+    }
     return r;
 }
 
@@ -213,6 +220,7 @@ const char* pm_status_str(int status) {
     case PM_EINPUT: return "the input callback failed";
     case PM_ESYS: return "a system call failed";
     case PM_ETIMEOUT: return "an item ran past the item timeout";
+    case PM_EAGAIN: return "nothing yet: the wait timed out";
     default: return "unknown status code";
     }
 }
@@ -365,6 +373,28 @@ int pm_options_set_error_buffer(pm_options* opts, char* buf, size_t len) {
     if (buf && len)
         buf[0] = '\0';
     return PM_OK;
+}
+
+int pm_options_set_start_method(pm_options* opts, int method) {
+    PM_CHECK_OPTS("pm_options_set_start_method");
+    if (method != PM_START_FORK && method != PM_START_EXEC)
+        return fail(PM_EINVAL, "pm_options_set_start_method: unknown method");
+    opts->settings.start_method = method;
+    return PM_OK;
+}
+
+int pm_options_set_worker_hooks_name(pm_options* opts, const char* name) {
+    PM_CHECK_OPTS("pm_options_set_worker_hooks_name");
+    return guard([&]() -> int {
+        std::string n = name ? name : "";
+        if (!n.empty()) {
+            const std::string problem = pm::core::check_name(n);
+            if (!problem.empty())
+                return fail(PM_EINVAL, ("pm_options_set_worker_hooks_name: " + problem).c_str());
+        }
+        opts->settings.hooks_name = std::move(n);
+        return PM_OK;
+    });
 }
 
 int pm_options_set_reset_crash_signals(pm_options* opts, int reset) {
@@ -550,14 +580,66 @@ void* pm_sink_worker_state(const pm_sink* out) {
 
 namespace {
 
-// The work function and hooks as the workers call them.
+// The work function and hooks as the workers call them: given, or found by
+// name in the registry; in exec mode with the names the workers find them
+// by. Throws PM_EINVAL for what cannot be found.
 work_spec make_work_spec(const map_settings& s, pm_work_fn work, pm_chunk_fn chunk,
-                         void* user_data) {
-    work_spec spec{work, user_data, s.worker_init, s.worker_exit, s.hooks_user_data};
+                         void* user_data, const char* work_name) {
+    const bool exec = s.start_method == PM_START_EXEC && !runs_in_process(s);
+    work_spec spec;
+    spec.fn = work;
+    spec.user_data = user_data;
+    spec.init = s.worker_init;
+    spec.exit = s.worker_exit;
+    spec.hooks_user_data = s.hooks_user_data;
     spec.chunk_fn = chunk;
     spec.thread_start = s.thread_start;
     spec.thread_stop = s.thread_stop;
     spec.thread_user_data = s.thread_user_data;
+    if (work_name) {
+        pm::core::registered_work w;
+        if (!pm::core::find_work(work_name, &w))
+            throw error(PM_EINVAL, std::string("no work function is registered as \"") +
+                                       work_name + "\" (pm_register_work())");
+        spec.fn = w.fn;
+        spec.chunk_fn = w.chunk_fn;
+        spec.user_data = w.user_data;
+        spec.name = work_name;
+    } else if (exec) {
+        // Registered, or found where it lies in the executable.
+        // (A function found by its address gets user_data NULL in the
+        // worker: the caller's pointer means nothing there.)
+        spec.name = pm::core::name_of_work(work, chunk);
+        if (spec.name.empty())
+            spec.name = pm::core::executable_work_name(work, chunk);
+        if (spec.name.empty())
+            throw error(PM_EINVAL, "in exec mode a worker finds its work function by name: "
+                                   "register it with pm_register_work() (in every run of the "
+                                   "program, before pm_worker_serve()); only functions of the "
+                                   "program's executable are found without");
+    }
+    if (!s.hooks_name.empty()) {
+        pm::core::registered_hooks h;
+        if (!pm::core::find_hooks(s.hooks_name, &h))
+            throw error(PM_EINVAL, "no worker hooks are registered as \"" + s.hooks_name +
+                                       "\" (pm_register_worker_hooks())");
+        spec.init = h.init;
+        spec.exit = h.exit;
+        spec.hooks_user_data = h.user_data;
+        spec.thread_start = h.thread_start;
+        spec.thread_stop = h.thread_stop;
+        spec.thread_user_data = h.user_data;
+        spec.hooks_name = s.hooks_name;
+    } else if (exec && (s.worker_init || s.worker_exit || s.thread_start || s.thread_stop)) {
+        spec.hooks_name = pm::core::name_of_hooks(s.worker_init, s.worker_exit);
+        if (spec.hooks_name.empty())
+            spec.hooks_name = pm::core::executable_hooks_name(s.worker_init, s.worker_exit,
+                                                              s.thread_start, s.thread_stop);
+        if (spec.hooks_name.empty())
+            throw error(PM_EINVAL, "in exec mode worker hooks must be registered with "
+                                   "pm_register_worker_hooks() (only functions of the "
+                                   "program's executable are found without)");
+    }
     return spec;
 }
 
@@ -580,22 +662,24 @@ namespace {
 using pm::capi::report_to_buffer;
 
 int create_map(pm_map** out, const pm_options* opts, pm_input* input, pm_work_fn work,
-               pm_chunk_fn chunk, void* user_data, pm_destroy_fn destroy, const char* fn) {
+               pm_chunk_fn chunk, void* user_data, pm_destroy_fn destroy, const char* fn,
+               const char* work_name = nullptr) {
+    pm::core::refuse_if_started_as_worker();
     // Both the input and user_data are ours from here, whatever happens.
     std::unique_ptr<pm_input> in(input);
     if (out)
         *out = nullptr;
     return report_to_buffer(opts, guard([&]() -> int {
         auto owner = own_user_data(user_data, destroy);
-        if (!out || !input || (!work && !chunk))
+        if (!out || !input || (!work && !chunk && !work_name))
             return fail(PM_EINVAL, (std::string(fn) + ": out, input or work is NULL").c_str());
         map_settings s = resolved(opts ? opts->settings : map_settings{});
+        work_spec spec = make_work_spec(s, work, chunk, user_data, work_name);
         auto map = std::make_unique<pm_map>();
         map->owner = std::move(owner);
         map->progress = s.progress;
         map->progress_user_data = s.progress_user_data;
-        map->engine = start_engine(s, make_work_spec(s, work, chunk, user_data),
-                                   std::move(in->source), nullptr);
+        map->engine = start_engine(s, spec, std::move(in->source), nullptr);
         map->bar = make_bar(s);
         *out = map.release();
         return PM_OK;
@@ -613,6 +697,18 @@ int pm_map_create_chunked(pm_map** out, const pm_options* opts, pm_input* input,
                           pm_chunk_fn work, void* user_data, pm_destroy_fn destroy) {
     return create_map(out, opts, input, nullptr, work, user_data, destroy,
                       "pm_map_create_chunked");
+}
+
+int pm_map_create_named(pm_map** out, const pm_options* opts, pm_input* input,
+                        const char* work_name) {
+    if (!work_name) {
+        delete input;
+        if (out)
+            *out = nullptr;
+        return report_to_buffer(opts, fail(PM_EINVAL, "pm_map_create_named: work_name is NULL"));
+    }
+    return create_map(out, opts, input, nullptr, nullptr, nullptr, nullptr,
+                      "pm_map_create_named", work_name);
 }
 
 namespace {
@@ -885,16 +981,18 @@ int pm_map_cancel(pm_map* map) {
 namespace {
 
 int create_pool(pm_pool** out, const pm_options* opts, pm_work_fn work, pm_chunk_fn chunk,
-                void* user_data, pm_destroy_fn destroy, const char* fn) {
+                void* user_data, pm_destroy_fn destroy, const char* fn,
+                const char* work_name = nullptr) {
+    pm::core::refuse_if_started_as_worker();
     if (out)
         *out = nullptr;
     return report_to_buffer(opts, guard([&]() -> int {
         auto owner = own_user_data(user_data, destroy);
-        if (!out || (!work && !chunk))
+        if (!out || (!work && !chunk && !work_name))
             return fail(PM_EINVAL, (std::string(fn) + ": out or work is NULL").c_str());
         auto core = std::make_shared<pool_core>();
         core->settings = resolved(opts ? opts->settings : map_settings{});
-        core->work = make_work_spec(core->settings, work, chunk, user_data);
+        core->work = make_work_spec(core->settings, work, chunk, user_data, work_name);
         core->owner = std::move(owner);
         if (!runs_in_process(core->settings))
             core->workers =
@@ -914,6 +1012,60 @@ int pm_pool_create(pm_pool** out, const pm_options* opts, pm_work_fn work, void*
 int pm_pool_create_chunked(pm_pool** out, const pm_options* opts, pm_chunk_fn work,
                            void* user_data, pm_destroy_fn destroy) {
     return create_pool(out, opts, nullptr, work, user_data, destroy, "pm_pool_create_chunked");
+}
+
+int pm_pool_create_named(pm_pool** out, const pm_options* opts, const char* work_name) {
+    if (!work_name) {
+        if (out)
+            *out = nullptr;
+        return report_to_buffer(opts, fail(PM_EINVAL, "pm_pool_create_named: work_name is NULL"));
+    }
+    return create_pool(out, opts, nullptr, nullptr, nullptr, nullptr, "pm_pool_create_named",
+                       work_name);
+}
+
+/* ---- exec mode ---------------------------------------------------------- */
+
+int pm_register_work(const char* name, pm_work_fn work, void* user_data) {
+    if (!name || !work)
+        return fail(PM_EINVAL, "pm_register_work: name or work is NULL");
+    return guard([&]() -> int {
+        pm::core::registered_work w;
+        w.fn = work;
+        w.user_data = user_data;
+        pm::core::register_work(name, w);
+        return PM_OK;
+    });
+}
+
+int pm_register_chunk_work(const char* name, pm_chunk_fn work, void* user_data) {
+    if (!name || !work)
+        return fail(PM_EINVAL, "pm_register_chunk_work: name or work is NULL");
+    return guard([&]() -> int {
+        pm::core::registered_work w;
+        w.chunk_fn = work;
+        w.user_data = user_data;
+        pm::core::register_work(name, w);
+        return PM_OK;
+    });
+}
+
+int pm_register_worker_hooks(const char* name, pm_worker_init_fn init, pm_worker_exit_fn exit,
+                             pm_thread_fn thread_start, pm_thread_fn thread_stop,
+                             void* user_data) {
+    if (!name)
+        return fail(PM_EINVAL, "pm_register_worker_hooks: name is NULL");
+    return guard([&]() -> int {
+        pm::core::register_hooks(name, {init, exit, thread_start, thread_stop, user_data});
+        return PM_OK;
+    });
+}
+
+int pm_worker_serve(int argc, char** argv) {
+    (void)argc;
+    (void)argv;
+    pm::core::serve_if_started_as_worker();
+    return 0;
 }
 
 namespace {

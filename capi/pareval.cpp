@@ -71,18 +71,19 @@ void check(int status) {
 }
 
 // The caller's options as far as they matter here: one chunk per item,
-// results in any order, stop at the first failure.
+// results in any order, and every failed chunk in its place (return mode),
+// so that the lowest one can be reported whatever order they finish in.
+// PM_ERRORS_INLINE runs in this process, which one process does as well.
 std::unique_ptr<pm_options, options_deleter> map_options(const pm::core::map_settings& s) {
     pm_options* raw = nullptr;
     check(pm_options_create(&raw));
     std::unique_ptr<pm_options, options_deleter> o(raw);
-    check(pm_options_set_processes(o.get(), s.processes));
+    check(pm_options_set_processes(o.get(), s.error_mode == PM_ERRORS_INLINE ? 1 : s.processes));
     check(pm_options_set_threads(o.get(), s.threads));
     check(pm_options_set_daemon(o.get(), s.daemon));
     check(pm_options_set_chunk_size(o.get(), 1));
     check(pm_options_set_ordered(o.get(), 0));
-    check(pm_options_set_error_mode(
-        o.get(), s.error_mode == PM_ERRORS_INLINE ? PM_ERRORS_INLINE : PM_ERRORS_RAISE));
+    check(pm_options_set_error_mode(o.get(), PM_ERRORS_RETURN));
     check(pm_options_set_progress(o.get(), s.progress, s.progress_user_data));
     check(pm_options_set_progress_bar(o.get(), s.progress_bar, s.progress_label.c_str()));
     return o;
@@ -123,29 +124,57 @@ int pm_pareval(const pm_options* opts, pm_rows_fn fn, void* user_data, const dou
         pm_map* raw = nullptr;
         check(pm_map_create(&raw, o.get(), in, evaluate_chunk, &job, nullptr));
         std::unique_ptr<pm_map, map_deleter> map(raw);
+        // The lowest failed chunk so far. Once every chunk before it has come
+        // back, no other can replace it: the map is stopped there.
+        bool failed = false;
+        uint64_t failed_index = 0;
+        int failed_status = PM_OK;
+        std::string failed_message;
+        std::vector<bool> answered(chunks.size());
+        uint64_t answered_prefix = 0;  // chunks 0 .. answered_prefix - 1 are back
         for (;;) {
             uint64_t index = 0;
             const void* data = nullptr;
             size_t len = 0;
             const int status = pm_map_next(map.get(), &index, &data, &len);
             if (status == PM_DONE)
-                return PM_OK;
-            if (status != PM_OK && (status != PM_EITEM && status != PM_EWORKER))
+                break;
+            const bool chunk_failed = status == PM_EITEM || status == PM_EWORKER ||
+                                      status == PM_ETIMEOUT || status == PM_EIO;
+            if (status != PM_OK && !chunk_failed) {
+                if (failed)  // the map ended early (no worker left): what we know
+                    break;
                 return fail(status, pm_map_error(map.get()));
-            const row_chunk& c = chunks.at(index);
-            if (status != PM_OK) {
-                const std::string message =
-                    "rows " + std::to_string(c.first) + " to " +
-                    std::to_string(c.first + c.rows - 1) + " (chunk " +
-                    std::to_string(index + 1) + " of " + std::to_string(chunks.size()) +
-                    "): " + pm_map_error(map.get());
-                return fail(status, message.c_str());
             }
-            if (len != c.rows * out_width * sizeof(double))
-                return fail(PM_EINTERNAL, "pm_pareval: a chunk's output has the wrong size");
-            if (len)
-                std::memcpy(y + c.first * out_width, data, len);
+            if (index >= chunks.size())
+                return fail(PM_EINTERNAL, "pm_pareval: a result for no chunk");
+            const row_chunk& c = chunks[index];
+            if (status != PM_OK) {
+                if (!failed || index < failed_index) {
+                    failed = true;
+                    failed_index = index;
+                    failed_status = status;
+                    failed_message = "rows " + std::to_string(c.first) + " to " +
+                                     std::to_string(c.first + c.rows - 1) + " (chunk " +
+                                     std::to_string(index + 1) + " of " +
+                                     std::to_string(chunks.size()) +
+                                     "): " + pm_map_error(map.get());
+                }
+            } else {
+                if (len != c.rows * out_width * sizeof(double))
+                    return fail(PM_EINTERNAL, "pm_pareval: a chunk's output has the wrong size");
+                if (len)
+                    std::memcpy(y + c.first * out_width, data, len);
+            }
+            answered[index] = true;
+            while (answered_prefix < chunks.size() && answered[answered_prefix])
+                ++answered_prefix;
+            if (failed && answered_prefix >= failed_index)
+                break;
         }
+        if (failed)
+            return fail(failed_status, failed_message.c_str());
+        return PM_OK;
     });
 }
 

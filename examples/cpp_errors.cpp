@@ -4,15 +4,17 @@
 //            item, what was thrown (its dynamic type) and its message.
 // - return_: every item yields a pm::result, failed or not.
 // - inline_: in this process; the exception itself comes out, unchanged.
+// - runtime(m): the mode chosen from the command line (--keep-going).
 // And a worker that dies, which is an error like any other.
 //
-// Usage: cpp_errors
+// Usage: cpp_errors [--keep-going]
 #include <parmapper.hpp>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,11 +32,12 @@ static int price(int id) {
     return id * 10;
 }
 
-int main() {
+int main(int argc, char** argv) {
+    const bool keep_going = argc > 1 && std::strcmp(argv[1], "--keep-going") == 0;
     const std::vector<int> ids{1, 2, 3, 4, 5, 6, 7, 8};
     const auto opts = pm::options{}.processes(2);
 
-    std::printf("raise (the default with several processes):\n  ");
+    std::printf("raise (the default, with any number of processes):\n  ");
     try {
         for (int p : pm::map(price, ids, opts)) std::printf("%d ", p);
     } catch (const pm::worker_error& e) {
@@ -56,6 +59,20 @@ int main() {
         for (int p : pm::map(price, ids, opts.errors(pm::errors::inline_))) std::printf("%d ", p);
     } catch (const inventory::missing_part& e) {
         std::printf("\n  caught inventory::missing_part itself, id %d\n", e.id);
+    }
+
+    std::printf("runtime (%s):\n", keep_going ? "--keep-going: return_" : "raise");
+    const pm::runtime_options chosen = opts.errors(pm::errors::runtime(
+        keep_going ? pm::errors::mode::return_ : pm::errors::mode::raise));
+    try {
+        for (const pm::result<int>& r : pm::map(price, ids, chosen)) {
+            if (r)
+                std::printf("  %d\n", *r);
+            else
+                std::printf("  failed: %s\n", r.error().what());
+        }
+    } catch (const pm::worker_error& e) {
+        std::printf("  stopped: %s\n", e.what());
     }
 
     std::printf("a worker that dies:\n  ");

@@ -15,6 +15,7 @@ pm_packages=(
   libfmt-dev
   libcereal-dev
   libgtest-dev
+  abigail-tools     # abidiff: the ABI check against the released versions
 )
 
 pm_install_deps() {

@@ -43,15 +43,26 @@ public:
             init_ok_ = true;
         }
         int status = PM_OK;
-        // At least one item, then more while the deadline allows.
-        while (*count < max && (*count == 0 || monotonic_ns() < deadline_ns)) {
+        // At least one item, then more while the deadline allows (the clock
+        // is read every 16th item, and never without a deadline).
+        while (*count < max &&
+               (*count == 0 || deadline_ns == UINT64_MAX || *count % 16 != 0 ||
+                monotonic_ns() < deadline_ns)) {
             if (cancelled_.load()) {
                 run_exit_hook();
                 message = "the map was cancelled";
                 status = end_with(out, count, PM_ECANCELED, 0, message);
                 break;
             }
-            if (pos_ == pending_.count() && !refill()) {
+            // A generator may block: results ready go to the caller first.
+            if (pos_ == pending_.count() && *count > 0 && input_.length() == UINT64_MAX)
+                break;
+            if (pos_ == pending_.count() && !refill(deadline_ns)) {
+                if (idle_) {
+                    idle_ = false;
+                    status = *count ? PM_OK : PM_EAGAIN;  // the generator has nothing yet
+                    break;
+                }
                 run_exit_hook();
                 if (input_status_ != PM_OK) {
                     message = input_message_;
@@ -74,8 +85,9 @@ public:
     }
 
 private:
-    // Reads the next items; false at the end of the input (or its failure).
-    bool refill() {
+    // Reads the next items; false at the end of the input (or its failure),
+    // or with idle_ set when the generator has had nothing since deadline_ns.
+    bool refill(uint64_t deadline_ns) {
         while (pos_ == pending_.count()) {
             if (input_ended_)
                 return false;
@@ -94,6 +106,9 @@ private:
                 input_ended_ = true;
                 input_status_ = PM_EINPUT;
                 input_message_ = std::move(error);
+            } else if (r == input_source::fill_status::idle && monotonic_ns() >= deadline_ns) {
+                idle_ = true;
+                return false;
             }
         }
         return true;
@@ -202,6 +217,7 @@ private:
     uint64_t offset_ = 0;
     uint64_t next_index_ = 0;
     bool input_ended_ = false;
+    bool idle_ = false;
     int input_status_ = PM_OK;
     std::string input_message_;
     result_builder results_;       // this batch's entries

@@ -93,11 +93,16 @@ public:
                     ++n_chunks;
                     read += c.count;
                 }
+                if (r == input_source::fill_status::idle)
+                    break;  // send what was read; ask the generator again after
                 if (r != input_source::fill_status::more) {
                     more = false;
                     break;
                 }
-                if (st_.stop.load())
+                // A generator may block for its next item (waiting for a
+                // result, say): what it gave goes out before it is asked
+                // again. Arrays are read ahead, many chunks to a write.
+                if (st_.stop.load() || (!st_.ranges && !input_.random_access()))
                     break;
             }
             if (send_batch(n_chunks, status, message) == sent::stop)

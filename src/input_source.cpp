@@ -134,6 +134,8 @@ input_source::fill_status input_source::fill(task_builder& out, size_t want,
             ended_ = true;
             return fill_status::end;
         }
+        if (rc == PM_EAGAIN)  // none ready now: send what it gave
+            return out.count() > 0 ? fill_status::more : fill_status::idle;
         if (rc < 0) {
             ended_ = true;
             *message = feed.error.empty()

@@ -24,7 +24,9 @@ namespace pm::core {
 
 class input_source {
 public:
-    enum class fill_status { more, end, failed };
+    // idle: a pull callback had no item ready (it returned PM_EAGAIN with
+    // none pushed in this fill); ask again later.
+    enum class fill_status { more, end, failed, idle };
 
     static input_source pull(pm_input_fn fn, void* user_data, pm_destroy_fn destroy);
     static input_source array(const void* base, size_t record_size, size_t count);

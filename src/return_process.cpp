@@ -67,7 +67,10 @@ int run_child(void* arg) {
         result_builder results;
         const uint64_t start = monotonic_ns();
         const worker_context where;  // worker id 0, no state, not watched
-        run_item(work_spec{call_process_fn, &job->call}, where, nullptr, 0, 0, results);
+        work_spec spec;
+        spec.fn = call_process_fn;
+        spec.user_data = &job->call;
+        run_item(spec, where, nullptr, 0, 0, results);
         struct iovec iov[3];
         const int n = results.to_iovecs(0, monotonic_ns() - start, iov);
         return writev_all(job->result_fd, iov, n) == io_result::done ? worker_exit_ok

@@ -42,6 +42,10 @@ struct map_settings {
     char* error_buffer = nullptr;
     size_t error_buffer_len = 0;
     bool reset_crash_signals = false;
+    // How workers start (since 0.3): PM_START_FORK, PM_START_EXEC, or -1
+    // for the default (PARMAPPER_START in the environment, else fork).
+    int start_method = -1;
+    std::string hooks_name;  // exec mode: the worker hooks' registered name
 };
 
 // The fork hooks, as every forking part of the engine calls them.
@@ -80,6 +84,9 @@ struct work_spec {
     pm_thread_fn thread_start = nullptr;
     pm_thread_fn thread_stop = nullptr;
     void* thread_user_data = nullptr;
+    // Exec mode: the names the workers find the work and hooks by.
+    std::string name;
+    std::string hooks_name;
 };
 
 }  // namespace pm::core

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "child_process.hpp"
@@ -38,6 +39,11 @@ struct worker_recipe {
     inherited_input input;  // a one-shot map's array input, for range frames
     fork_hooks forks;       // around the template's fork and each worker's
     bool reset_crash_signals = false;
+    // Exec mode: the template and the workers are fresh runs of the program
+    // (exec_start.hpp), which find the work and hooks by these names.
+    bool exec = false;
+    std::string work_name;
+    std::string hooks_name;
 };
 
 struct spawned_worker {

@@ -23,7 +23,11 @@ enum worker_exit : int {
     worker_exit_bad_frame = 65,  // the parent sent something we cannot read
     worker_exit_channel = 66,    // a pipe failed (the parent is gone)
     worker_exit_init_failed = 67,  // the worker init hook returned nonzero
+    // Exec mode (worker_serve.hpp):
+    worker_exit_unknown_work = 68,  // the work function's name is not registered
+    worker_exit_no_serve = 69,      // main did not call pm_worker_serve() first
     worker_exit_internal = 70,   // out of memory, thread creation failed, ...
+    worker_exit_bad_role = 71,      // the role in the environment is not understood
 };
 
 // Runs the init hook, then tasks until the parent sends a stop frame or

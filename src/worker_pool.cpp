@@ -1,6 +1,7 @@
 #include "worker_pool.hpp"
 
 #include <poll.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <iostream>
@@ -53,7 +54,14 @@ std::string worker::how_it_ended() const {
         return "stopped";
     if (!status_known)
         return "ended (its exit status was not reported)";
-    return describe_wait_status(wait_status);
+    std::string how = describe_wait_status(wait_status);
+    // The statuses an exec-mode worker leaves with when it cannot start.
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == worker_exit_unknown_work)
+        how += " (in exec mode: its work function or hooks are not registered under their "
+               "name in the worker: register them before pm_worker_serve())";
+    else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == worker_exit_no_serve)
+        how += " (in exec mode: the program's main did not call pm_worker_serve() first)";
+    return how;
 }
 
 worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
@@ -80,8 +88,21 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             return;
         }
         flush_stdio_before_fork();
-        worker_recipe recipe{work, threads_, settings.daemon, input,
-                             fork_hooks::of(settings), settings.reset_crash_signals};
+        worker_recipe recipe;
+        recipe.work = work;
+        recipe.threads = threads_;
+        recipe.daemon = settings.daemon;
+        recipe.input = input;
+        recipe.forks = fork_hooks::of(settings);
+        recipe.reset_crash_signals = settings.reset_crash_signals;
+        if (settings.start_method == PM_START_EXEC) {
+            // Fresh runs of the program: nothing inherited, not the input.
+            recipe.exec = true;
+            recipe.work_name = work.name;
+            recipe.hooks_name = work.hooks_name;
+            recipe.input = inherited_input{};
+            input_ = inherited_input{};
+        }
         spawner_ = std::make_unique<spawner>(recipe);
         for (uint32_t i = 0; i < settings.processes; ++i) {
             auto w = std::make_unique<worker>();

@@ -111,6 +111,17 @@ enum {
     PM_ERRORS_INLINE = 2
 };
 
+/* How workers start (pm_options_set_start_method(); since 0.3). */
+enum {
+    /* fork() (the default): a worker is a copy of the caller, and inherits
+     * the work function and everything it points at (see the top). */
+    PM_START_FORK = 0,
+    /* exec: a worker is a fresh run of this program (/proc/self/exe, with
+     * its arguments), whose main calls pm_worker_serve() first; see
+     * "Workers that start by exec" below. */
+    PM_START_EXEC = 1
+};
+
 /* Values for pm_options_set_total() and pm_options_set_chunk_size(). */
 #define PM_TOTAL_UNKNOWN UINT64_MAX
 #define PM_CHUNK_AUTO 0u
@@ -150,10 +161,16 @@ typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
 
 /* A pull input (a generator). Runs on the library's feeder thread (on the
  * thread calling pm_map_next() when the map runs in-process with one
- * thread), never two calls at once. Push zero or more items with pm_feed_push() (one or a few per call
- * keeps the in-flight bound tight), then return PM_OK to be called again,
- * PM_DONE when the input is exhausted (items pushed in that call count), or
- * a negative value for an error, with a message from pm_feed_set_error(). */
+ * thread), never two calls at once. Push zero or more items with
+ * pm_feed_push() (one or a few per call keeps the in-flight bound tight, see
+ * also pm_feed_wanted()), then return PM_OK to be called again, PM_DONE when
+ * the input is exhausted (items pushed in that call count), PM_EAGAIN when
+ * no item is ready now (since 0.3: what it pushed goes to the workers, and
+ * it is called again soon; it should wait a little, a few milliseconds,
+ * before returning PM_EAGAIN, or it is called in a busy loop), or another
+ * negative value for an error, with a message from pm_feed_set_error(). The
+ * items a call pushes are sent before the next call, so a generator may
+ * block waiting for results of the items it gave (since 0.3). */
 typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
 
 /* Progress: called on the thread calling pm_map_next() after each delivered
@@ -373,8 +390,10 @@ PM_API int pm_options_set_thread_hooks(pm_options *opts, pm_thread_fn start, pm_
  * for runtimes whose code moves between OS threads (Go), where the
  * thread-local pm_last_error() may belong to another call. buf must stay
  * valid while calls use these options, and two calls must not use the same
- * buffer at once. NULL or len 0: none (the default). @return PM_OK,
- * PM_EINVAL. */
+ * buffer at once; a pool made with these options keeps the buffer for the
+ * pm_pool_map() calls that pass no options of their own, so it must then
+ * stay valid as long as the pool. NULL or len 0: none (the default).
+ * @return PM_OK, PM_EINVAL. */
 PM_API int pm_options_set_error_buffer(pm_options *opts, char *buf, size_t len);
 /* Nonzero: in each worker process, before its init hook, the signals that
  * end a process on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
@@ -526,6 +545,92 @@ PM_API void pm_map_destroy(pm_map *map);
  * at the next item boundary: a work function that never returns cannot be
  * interrupted there. Idempotent. @return PM_OK, PM_EINVAL (NULL map). */
 PM_API int pm_map_cancel(pm_map *map);
+
+/* ------------------------------------------------------------------------ */
+/* Workers that start by exec (since 0.3 for everything in this section).
+ *
+ * Forking copies the caller, which is the library's strength, and a trap for
+ * a program whose runtime runs threads of its own (Go, Julia, a JVM, CUDA, a
+ * library with hidden threads): in the forked child those threads are gone,
+ * and their locks stay taken. In exec mode (pm_options_set_start_method(opts,
+ * PM_START_EXEC)) a worker is instead a fresh run of the same program: the
+ * library starts /proc/self/exe with the program's own arguments, by
+ * posix_spawn (never forking the caller), with exactly the descriptors the
+ * worker needs (its channel and activity board at 3, 4 and 5; 0 to 2 are
+ * the program's stdio; every other one is closed) and signals at their
+ * default actions. A pool's template process starts that way too, and starts
+ * the workers (and their replacements) the same way. The program calls
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *         pm_register_work("square", square, NULL);   (or in a constructor)
+ *         pm_worker_serve(argc, argv);                 (first thing)
+ *         ... the program ...
+ *     }
+ *
+ * In the caller pm_worker_serve() returns at once; in a worker it serves
+ * items with the function registered under the map's name and never
+ * returns. What a worker sees: nothing is inherited but what the program
+ * rebuilds before pm_worker_serve() (its registry, and whatever its static
+ * initializers and that code set up) and what travels as items; user_data
+ * is the one given to pm_register_work() in the worker's own run; globals
+ * have their values of a new run; the caller's other state (what it computed
+ * before the map, its open files) is not there. Array inputs are sent as
+ * bytes (fork mode sends index ranges). Everything else is as in fork mode:
+ * order, chunking, threads, timeouts, retries, recycling, crash reports,
+ * cancellation, progress, pools, the in-flight bound, and workers that die
+ * with their parent. Background processes (pm_process_start()) always fork.
+ * A worker that cannot find its work function by name exits with status 68,
+ * one whose main did not call pm_worker_serve() first with status 69; the
+ * map then reports that status with a message that says so. */
+
+/* Register a work function under name (1 to 255 printable ASCII bytes, no
+ * spaces; a name registered again is replaced). Call it in every run of the
+ * program, before pm_worker_serve(), with the same names, so that a worker
+ * finds it. Also usable in fork mode (pm_map_create_named()).
+ * @return PM_OK, PM_EINVAL (bad name, NULL work), PM_ENOMEM.
+ * Thread-safety: any thread. */
+PM_API int pm_register_work(const char *name, pm_work_fn work, void *user_data);
+/* The same for a chunk work function (see pm_chunk_fn). */
+PM_API int pm_register_chunk_work(const char *name, pm_chunk_fn work, void *user_data);
+/* Register worker hooks under name: init and exit as for
+ * pm_options_set_worker_hooks(), thread_start and thread_stop as for
+ * pm_options_set_thread_hooks() (any may be NULL), all with user_data.
+ * @return PM_OK, PM_EINVAL, PM_ENOMEM. */
+PM_API int pm_register_worker_hooks(const char *name, pm_worker_init_fn init,
+                                    pm_worker_exit_fn exit, pm_thread_fn thread_start,
+                                    pm_thread_fn thread_stop, void *user_data);
+/* Serve items if this process was started as a worker (or a pool's
+ * template) by exec mode: then it never returns, and the process leaves with
+ * _exit. Otherwise returns 0 at once. Call it first thing in main, after the
+ * registrations. argc and argv are main's (the library reads its role from
+ * the environment, which it then removes, and passes the program's own
+ * arguments to the runs it starts). */
+PM_API int pm_worker_serve(int argc, char **argv);
+/* PM_START_FORK (default) or PM_START_EXEC, for maps and pools made with
+ * these options; in-process maps (one process, PM_ERRORS_INLINE) are not
+ * started at all and ignore it. With no call, the environment variable
+ * PARMAPPER_START=exec (or fork) chooses. In exec mode pm_map_create() and
+ * pm_pool_create() with a function pointer find the function's registered
+ * name; a function that is not registered but lies in the program's own
+ * executable (not in a shared library, not made at run time) is found by its
+ * place there, which the same executable run again shares, and gets
+ * user_data NULL in the worker (the caller's pointer means nothing there;
+ * its destroy still runs in the caller). The same holds for worker hooks
+ * set with pm_options_set_worker_hooks() and pm_options_set_thread_hooks().
+ * A function found neither way is PM_EINVAL. @return PM_OK, PM_EINVAL (opts
+ * NULL, unknown method). */
+PM_API int pm_options_set_start_method(pm_options *opts, int method);
+/* The worker hooks to use, by their registered name (NULL or "": none, or
+ * those of pm_options_set_worker_hooks()). @return PM_OK, PM_EINVAL,
+ * PM_ENOMEM. */
+PM_API int pm_options_set_worker_hooks_name(pm_options *opts, const char *name);
+/* pm_map_create() / pm_pool_create() with the work function registered
+ * under work_name (a pm_work_fn or a pm_chunk_fn), in either start method.
+ * @return as they, and PM_EINVAL when the name is not registered. */
+PM_API int pm_map_create_named(pm_map **out, const pm_options *opts, pm_input *input,
+                               const char *work_name);
+PM_API int pm_pool_create_named(pm_pool **out, const pm_options *opts, const char *work_name);
 
 /* Batched steps (since 0.3 for everything to the end of this section). */
 
@@ -723,15 +828,19 @@ PM_API int pm_pareval_set_error(const char *message);
  * opts (NULL: defaults): processes, threads, daemon, and the progress
  * callback and bar (which count chunks) are used; chunk size, order, total
  * and in-flight bound are not. PM_ERRORS_INLINE runs every chunk in the
- * calling thread; any other error mode stops at the first failed chunk.
+ * calling process, like one process does. When several chunks fail, in any
+ * mode, the one reported is the lowest-numbered, whatever order they
+ * finished in (a change: it used to be the first to finish), and
+ * pm_pareval() returns once every chunk before it is done.
  * Forks, unless with one process or PM_ERRORS_INLINE: the workers see memory,
  * x included, as it is at this call, and are reaped before this returns.
  * @return PM_OK; PM_EINVAL (fn NULL, x or y NULL with a size, both n_chunks
  * and n_eval set, or n*ndim or n*out_width doubles overflowing size_t);
  * PM_EITEM (fn returned nonzero for a chunk); PM_EWORKER (a worker died);
- * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM or PM_EWORKER pm_last_error()
- * names the chunk's rows and what went wrong ("rows 10 to 19 (chunk 2 of
- * 4): the row function returned 1", or the pm_pareval_set_error() message).
+ * PM_ENOMEM, PM_ESYS, PM_EIO. After PM_EITEM, PM_EWORKER or a chunk's PM_EIO
+ * (its worker sent a bad frame) pm_last_error() names the chunk's rows and
+ * what went wrong ("rows 10 to 19 (chunk 2 of 4): the row function returned
+ * 1", or the pm_pareval_set_error() message).
  * Thread-safety: any thread; blocks until every chunk is done. Since: 0.2. */
 PM_API int pm_pareval(const pm_options *opts, pm_rows_fn fn, void *user_data,
                       const double *x, size_t n, size_t ndim,

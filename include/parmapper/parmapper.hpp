@@ -21,8 +21,10 @@
  * callable (a lambda capturing locals by reference, a function object, a
  * member function with its object). Items and results cross the process
  * boundary as bytes: trivially copyable items as themselves (a contiguous
- * range of them is handed to the workers in place, zero copy), other items
- * and all results through a cereal binary archive.
+ * range of them is handed to the workers in place, zero copy), std::pair,
+ * std::tuple and std::optional member by member, other types through a
+ * cereal binary archive (results: a type's own cereal serialization when it
+ * has one, else its bytes when it is trivially copyable).
  *
  * Everything here is Since: 0.2. Linux only, like the C library.
  */
@@ -48,6 +50,34 @@
 
 namespace pm {
 
+namespace detail {
+
+// pm::map once its item type is known to be usable.
+template <class Item, class F, class Items, class... Pieces>
+auto start_map(F&& f, Items&& items, const Pieces&... pieces) {
+    using item_t = Item;
+    auto call = detail::make_call(std::forward<F>(f), pieces...);
+    using call_t = decltype(call);
+    using result_t = typename detail::work_state<item_t, call_t>::result_type;
+    constexpr bool result_ok = detail::check_result_type<result_t>();
+
+    if constexpr (result_ok) {
+        auto opts = detail::pick<detail::is_options>(options{}, pieces...);
+        using mode = typename decltype(opts)::error_mode;
+        // runtime: a result<T> for every item, whatever mode was chosen.
+        constexpr bool return_mode =
+            std::is_same_v<mode, errors::return_t> || std::is_same_v<mode, errors::runtime_t>;
+        constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
+        return detail::start_one_shot<item_t, return_mode, indexed>(
+            std::move(call), std::forward<Items>(items), opts.values(),
+            detail::c_error_mode<mode>(opts.values()));
+    } else {
+        return map_range<detail::invalid_call>(nullptr);  // a compile error was given
+    }
+}
+
+}  // namespace detail
+
 /* Maps f over items on fork()ed worker processes and returns the results as
  * a lazy pm::map_range, the Python tool's parmap(f, items, ...).
  *
@@ -66,17 +96,21 @@ namespace pm {
  *   item at a time, on the library's feeder thread (on the iterating thread
  *   for an in-process map with one thread), up to the in-flight bound ahead
  *   of the iteration. Its size, when it has one, is the total. Items that are
- *   not trivially copyable must be cereal-serializable; trivially copyable
- *   ones travel as their bytes, so a pointer in one is only good in a worker
- *   if it points into memory that existed at this call.
+ *   trivially copyable travel as their bytes, so a pointer in one is only
+ *   good in a worker if it points into memory that existed at this call;
+ *   std::pair, std::tuple and std::optional travel member by member (each
+ *   member by these rules: a pair of plain structs needs no user code);
+ *   other items must be cereal-serializable.
  * pieces, in any order, each at most once:
  *   pm::options (or basic_options<Mode> from options::errors()): settings;
  *   pm::args(a...), pm::kwargs(k), pm::star, pm::star_none, pm::kwstar(merge):
  *     the argument mode (see cpp/arguments.hpp; by default f(item));
  *   pm::with_index: yield pm::indexed<T>{index, value}.
  * Returns: a map_range of f's (decayed) result type T, of pm::result<T> in
- *   the errors::return_ mode. The result type must be cereal-serializable
- *   and default-constructible (a compile-time error says so otherwise).
+ *   the errors::return_ and errors::runtime(...) modes. The result type must
+ *   be default-constructible and cereal-serializable or trivially copyable
+ *   (pairs, tuples and optionals member by member), and not a pointer (a
+ *   compile-time error says so otherwise, naming the type).
  * Throws: pm::error when the map cannot start (PM_EINVAL for an option out of
  *   range, PM_ESYS if fork fails, PM_ENOMEM); nothing is left running then.
  * Thread-safety: any thread; see options::daemon() for the thread that
@@ -91,21 +125,11 @@ auto map(F&& f, Items&& items, const Pieces&... pieces) {
     detail::check_map_pieces<Pieces...>();
     using item_t = detail::range_value_t<range_t>;
     constexpr bool item_ok = detail::check_item_type<item_t>();
-    auto call = detail::make_call(std::forward<F>(f), pieces...);
-    using call_t = decltype(call);
-    using result_t = typename detail::work_state<item_t, call_t>::result_type;
-    constexpr bool result_ok = detail::check_result_type<result_t>();
-
-    if constexpr (item_ok && result_ok) {
-        auto opts = detail::pick<detail::is_options>(options{}, pieces...);
-        using mode = typename decltype(opts)::error_mode;
-        constexpr bool return_mode = std::is_same_v<mode, errors::return_t>;
-        constexpr bool indexed = detail::count_v<detail::is_with_index, Pieces...> > 0;
-        return detail::start_one_shot<item_t, return_mode, indexed>(
-            std::move(call), std::forward<Items>(items), opts.values(),
-            detail::c_error_mode<mode>(opts.values().processes == 1));
-    } else {
+    if constexpr (!item_ok) {
         return map_range<detail::invalid_call>(nullptr);  // a compile error was given
+    } else {
+        return detail::start_map<item_t>(std::forward<F>(f), std::forward<Items>(items),
+                                         pieces...);
     }
 }
 

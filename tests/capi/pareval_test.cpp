@@ -251,6 +251,61 @@ TEST(ParEval, AFailingChunkNamesItsRows) {
     EXPECT_TRUE(no_children());
 }
 
+// With 16 chunks of 4 rows: chunk 5 (rows 20 to 23) fails late, chunks 9
+// and 13 at once, so they finish first; chunk 13 crashes its worker when ud
+// is set. The lowest failed chunk, 5, is the one to report, in every error
+// mode and however the chunks are spread over processes and threads.
+int fail_5_9_13_fn(const double *x, size_t rows, size_t ndim, double *y, size_t out_width,
+                   void *ud) {
+    const size_t chunk = size_t(x[0]) / 4;
+    if (chunk == 5) {
+        usleep(150 * 1000);
+        pm_pareval_set_error("chunk 5 failed late");
+        return 7;
+    }
+    if (chunk == 9) return 8;
+    if (chunk == 13) {
+        if (ud) raise(SIGSEGV);
+        return 9;
+    }
+    return row_fn(x, rows, ndim, y, out_width, nullptr);
+}
+
+TEST(ParEval, SeveralFailedChunksReportTheLowestEveryTime) {
+    set_watchdog(120);
+    const std::vector<double> x = make_x(64, 1);
+    struct {
+        uint32_t processes, threads;
+        int error_mode;
+    } configs[] = {{2, 1, PM_ERRORS_RAISE}, {4, 1, PM_ERRORS_RAISE}, {2, 2, PM_ERRORS_RETURN},
+                   {1, 4, PM_ERRORS_RAISE}, {4, 3, PM_ERRORS_INLINE}};
+    for (const auto &c : configs) {
+        Config cfg;
+        cfg.processes = c.processes;
+        cfg.threads = c.threads;
+        cfg.error_mode = c.error_mode;
+        Options opts = make_options(cfg);
+        // A crash with one thread per worker only: with more, it would also
+        // fail what the worker's other threads ran, chunk 5 included.
+        const bool crashes = c.processes > 1 && c.threads == 1 && c.error_mode != PM_ERRORS_INLINE;
+        int crash = 1;
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            SCOPED_TRACE(::testing::Message() << "processes " << c.processes << " threads "
+                                              << c.threads << " mode " << c.error_mode
+                                              << " attempt " << attempt);
+            std::vector<double> y(64);
+            EXPECT_EQ(pm_pareval(opts.get(), fail_5_9_13_fn, crashes ? &crash : nullptr, x.data(),
+                                 64, 1, y.data(), 1, 16, 0, 0),
+                      PM_EITEM);
+            EXPECT_STREQ(pm_last_error(), "rows 20 to 23 (chunk 6 of 16): chunk 5 failed late");
+            // Every chunk before it ran.
+            const std::vector<double> want = serial(x, 64, 1, 1);
+            EXPECT_EQ(memcmp(y.data(), want.data(), 20 * sizeof(double)), 0);
+        }
+    }
+    EXPECT_TRUE(no_children());
+}
+
 // Fails the chunk holding row 13 with a message of its own.
 int explain_13_fn(const double *x, size_t rows, size_t ndim, double *y, size_t out_width,
                   void *) {

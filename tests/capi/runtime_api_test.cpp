@@ -560,9 +560,11 @@ TEST(ErrorBuffer, AFailingCallWritesItsMessageThere) {
     pm_pool *p = nullptr;
     ASSERT_EQ(pm_pool_create(&p, opts.get(), checksum_work, nullptr, nullptr), PM_OK);
     Pool pool(p);
+    // The array input borrows its items until the map is destroyed.
+    const std::vector<uint64_t> items = make_items(3);
     pm_map *a = nullptr, *b = nullptr;
-    ASSERT_EQ(pm_pool_map(&a, pool.get(), opts.get(), array_input(make_items(3))), PM_OK);
-    EXPECT_EQ(pm_pool_map(&b, pool.get(), opts.get(), array_input(make_items(3))), PM_ESTATE);
+    ASSERT_EQ(pm_pool_map(&a, pool.get(), opts.get(), array_input(items)), PM_OK);
+    EXPECT_EQ(pm_pool_map(&b, pool.get(), opts.get(), array_input(items)), PM_ESTATE);
     EXPECT_TRUE(contains(buf, "another map of this pool is still alive")) << buf;
     pm_map_destroy(a);
     // A message longer than the buffer is cut, NUL-terminated.
@@ -630,8 +632,8 @@ TEST(Feed, PackedPushesWithinTheWantedCountKeepTheBoundExact) {
 void exit_two_on_segv(int) { _exit(2); }  // what Go's runtime does, in effect
 
 int segv_work(const void *, size_t, uint64_t, pm_sink *, void *) {
-    volatile int *p = nullptr;
-    *p = 1;
+    // raise() rather than a null store: UBSan would stop at the store.
+    raise(SIGSEGV);
     return 0;
 }
 
@@ -658,6 +660,55 @@ TEST(CrashSignals, AHandlerInheritedFromTheHostHidesTheSignalUnlessReset) {
     }
     ASSERT_EQ(sigaction(SIGSEGV, &old, nullptr), 0);
     EXPECT_EQ(pm_options_set_reset_crash_signals(nullptr, 1), PM_EINVAL);
+}
+
+}  // namespace
+
+namespace {
+
+// A generator that waits for the result of the item it gave before it
+// gives the next (a producer fed by its consumer): it returns PM_EAGAIN
+// while it waits, and what it pushed must reach the workers meanwhile.
+struct Lockstep {
+    std::atomic<int> delivered{0};
+    int pushed = 0;
+};
+
+int lockstep_gen(pm_feed *feed, void *ud) {
+    auto *g = static_cast<Lockstep *>(ud);
+    if (g->pushed == 6) return PM_DONE;
+    if (g->delivered.load() < g->pushed) {
+        usleep(1000);
+        return PM_EAGAIN;
+    }
+    const uint64_t v = static_cast<uint64_t>(g->pushed++);
+    return pm_feed_push(feed, &v, sizeof v);
+}
+
+TEST(Feed, AGeneratorWaitingForItsResultsIsNotLeftWaiting) {
+    for (uint32_t processes : {1u, 2u}) {
+        SCOPED_TRACE("processes " + std::to_string(processes));
+        Lockstep gen;
+        Config cfg;
+        cfg.processes = processes;
+        Options opts = make_options(cfg);
+        pm_input *in = nullptr;
+        ASSERT_EQ(pm_input_create_pull(&in, lockstep_gen, &gen, nullptr), PM_OK);
+        pm_map *m = nullptr;
+        ASSERT_EQ(pm_map_create(&m, opts.get(), in, echo_work, nullptr, nullptr), PM_OK);
+        Map map(m);
+        int status = PM_OK;
+        for (int k = 0; k < 200 && status != PM_DONE; ++k) {
+            const Batch b = next_batch(map.get(), 8, 100);
+            status = b.status;
+            ASSERT_TRUE(status == PM_OK || status == PM_EAGAIN || status == PM_DONE) << status;
+            for (size_t i = 0; i < b.indices.size(); ++i) EXPECT_EQ(b.indices[i], uint64_t(gen.delivered + i));
+            gen.delivered += static_cast<int>(b.indices.size());
+        }
+        EXPECT_EQ(status, PM_DONE);
+        EXPECT_EQ(gen.delivered.load(), 6);
+    }
+    EXPECT_STREQ(pm_status_str(PM_EAGAIN), "nothing yet: the wait timed out");
 }
 
 }  // namespace

@@ -166,6 +166,34 @@ TEST_P(ArgumentModes, StarTrueKwstarTrue) {
               expected);
 }
 
+// Issue 8: per-item overrides of plain optionals need no serialize(); the
+// (value, overrides) pair travels member by member.
+struct timing {
+    double t = 1.0;
+    int n = 1;
+};
+struct timing_overrides {
+    std::optional<double> t;
+    std::optional<int> n;
+};
+
+TEST_P(ArgumentModes, KwstarOverridesOfPlainOptionalsNeedNoSerialize) {
+    std::vector<std::pair<int, timing_overrides>> items;
+    std::vector<double> expected;
+    for (int i = 0; i < 30; ++i) {
+        timing_overrides o;
+        if (i % 2) o.t = i * 0.5;
+        if (i % 3 == 0) o.n = i;
+        items.push_back({i, o});
+        expected.push_back(i + (o.t ? *o.t : 1.0) * (o.n ? *o.n : 1));
+    }
+    auto merge = pm::kwstar(
+        pm::merge_fields(&timing::t, &timing_overrides::t, &timing::n, &timing_overrides::n));
+    EXPECT_EQ(pm::to_vector(pm::map([](int v, const timing& k) { return v + k.t * k.n; }, items,
+                                    merge, pm::kwargs(timing{}), opts())),
+              expected);
+}
+
 TEST_P(ArgumentModes, KwstarMergeMayReturnTheMergedStruct) {
     // The merge function in the functional style, like Python's dj.
     std::vector<std::pair<int, knob_overrides>> items{{1, kw::overrides_for(0)},

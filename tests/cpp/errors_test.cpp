@@ -185,16 +185,154 @@ TEST_P(ErrorModes, InlinePropagatesTheSameExceptionObject) {
     }
 }
 
-TEST_P(ErrorModes, AutomaticIsInlineForOneProcessAndRaiseOtherwise) {
-    auto f = [](int x) {
-        if (x == 2) throw app::parse_error(x);
+// The default mode does not depend on the process count: a program whose
+// count comes from its command line catches the same exception with any.
+TEST_P(ErrorModes, DefaultThrowsWorkerErrorForEveryProcessCount) {
+    for (uint32_t threads : {1u, 2u}) {
+        std::vector<int> got;
+        try {
+            for (int r : pm::map(
+                     [](int x) {
+                         if (x == 13) app::fail_as(x);
+                         return x;
+                     },
+                     iota(20), opts().threads(threads).chunksize(1)))
+                got.push_back(r);
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            EXPECT_EQ(e.kind(), pm::failure::exception);
+            EXPECT_EQ(e.index(), 13u);
+            EXPECT_EQ(e.type_name(), "app::coded_error<7>");
+            EXPECT_EQ(e.message(), "bad line 13");
+            EXPECT_STREQ(e.what(), "item 13: app::coded_error<7>: bad line 13");
+        } catch (...) {
+            ADD_FAILURE() << "not a pm::worker_error, with " << threads << " threads";
+        }
+        EXPECT_EQ(got, iota(13));
+    }
+    {  // A pool's default too.
+        auto pool = pm::make_pool<int>(
+            [](int x) {
+                if (x == 3) throw app::parse_error(x);
+                return x;
+            },
+            opts());
+        EXPECT_THROW(pm::to_vector(pool.map(iota(5))), pm::worker_error);
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// The original exception object: reachable from the worker_error when the
+// item ran in this process (one process), absent when it ran in a worker.
+TEST_P(ErrorModes, WorkerErrorKeepsTheOriginalExceptionWhenInProcess) {
+    auto throwing = [](int x) {
+        if (x == 4) {
+            try {
+                throw app::parse_error(x);
+            } catch (const app::parse_error& e) {
+                g_thrown = &e;
+                throw;
+            }
+        }
         return x;
     };
-    if (processes() == 1) {
-        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), app::parse_error);
-    } else {
-        EXPECT_THROW(pm::to_vector(pm::map(f, iota(5), opts())), pm::worker_error);
+    auto check = [&](const pm::worker_error& e) {
+        EXPECT_EQ(e.index(), 4u);
+        EXPECT_EQ(e.type_name(), "app::parse_error");
+        if (processes() == 1) {
+            ASSERT_TRUE(e.original());
+            try {
+                e.rethrow_original();
+                ADD_FAILURE() << "rethrow_original() returned";
+            } catch (const app::parse_error& original) {
+                EXPECT_EQ(&original, g_thrown) << "a copy, not the thrown object";
+                EXPECT_EQ(original.line, 4);
+            }
+        } else {
+            EXPECT_FALSE(e.original());
+            e.rethrow_original();  // nothing to rethrow: returns
+        }
+    };
+    for (uint32_t threads : {1u, 3u}) {
+        g_thrown = nullptr;
+        try {
+            pm::to_vector(pm::map(throwing, iota(10), opts().threads(threads)));
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            check(e);
+        }
+        g_thrown = nullptr;
+        auto results = pm::to_vector(
+            pm::map(throwing, iota(10), opts().threads(threads).errors(pm::errors::return_)));
+        ASSERT_EQ(results.size(), 10u);
+        ASSERT_FALSE(results[4]);
+        check(results[4].error());
+        try {
+            results[4].value();
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::worker_error& e) {
+            check(e);  // a copy of the error shares the original
+        }
     }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// A --keep-going switch: the mode chosen at run time, in one options type,
+// with a loop that yields pm::result<T> whichever it is.
+pm::runtime_options options_from_flags(const pm::options& base, bool keep_going) {
+    pm::runtime_options opts;  // raise
+    opts = base.errors(pm::errors::runtime(pm::errors::mode::raise));
+    if (keep_going) opts = opts.errors(pm::errors::runtime(pm::errors::mode::return_));
+    return opts;
+}
+
+TEST_P(ErrorModes, RunTimeModeChosenByAFlag) {
+    auto f = [](int x) {
+        if (x == 3 || x == 7) throw app::parse_error(x);
+        return x * 2;
+    };
+    for (bool keep_going : {false, true}) {
+        SCOPED_TRACE(keep_going ? "--keep-going" : "raise");
+        std::vector<int> ok;
+        std::vector<uint64_t> failed;
+        bool thrown = false;
+        try {
+            for (pm::result<int>& r :
+                 pm::map(f, iota(10), options_from_flags(opts().chunksize(1), keep_going))) {
+                if (r)
+                    ok.push_back(*r);
+                else
+                    failed.push_back(r.error().index());
+            }
+        } catch (const pm::worker_error& e) {
+            thrown = true;
+            EXPECT_EQ(e.index(), 3u);
+            EXPECT_EQ(e.type_name(), "app::parse_error");
+        }
+        EXPECT_EQ(thrown, !keep_going);
+        if (keep_going) {
+            EXPECT_EQ(ok, (std::vector<int>{0, 2, 4, 8, 10, 12, 16, 18}));
+            EXPECT_EQ(failed, (std::vector<uint64_t>{3, 7}));
+        } else {
+            EXPECT_EQ(ok, (std::vector<int>{0, 2, 4}));
+            EXPECT_TRUE(failed.empty());
+        }
+    }
+    // inline_ chosen at run time: the function's own exception.
+    EXPECT_THROW(pm::to_vector(pm::map(f, iota(10), opts().errors(pm::errors::runtime(
+                                                        pm::errors::mode::inline_)))),
+                 app::parse_error);
+    // On a pool, per map.
+    {
+        auto pool = pm::make_pool<int>(f, opts());
+        EXPECT_THROW(pm::to_vector(pool.map(iota(10), options_from_flags(opts(), false))),
+                     pm::worker_error);
+        const auto all = pm::to_vector(pool.map(iota(10), options_from_flags(opts(), true)));
+        ASSERT_EQ(all.size(), 10u);
+        EXPECT_FALSE(all[7]);
+        EXPECT_EQ(all[8].value(), 16);
+    }
+    EXPECT_TRUE(pmtest::no_children());
 }
 
 TEST_P(ErrorModes, InputRangeExceptionPropagatesUnchangedInEveryMode) {

@@ -147,12 +147,9 @@ TEST_P(Lifecycle, PoolBreakOutAndErrorModesPerMap) {
     } catch (const pm::worker_error& e) {
         EXPECT_EQ(e.index(), 7u);
     }
-    // Without per-map options, the pool's own: automatic, so inline for one
-    // process.
-    if (processes() == 1)
-        EXPECT_THROW(pm::to_vector(pool.map(iota(10))), std::domain_error);
-    else
-        EXPECT_THROW(pm::to_vector(pool.map(iota(10))), pm::worker_error);
+    // Without per-map options, the pool's own: automatic, which raises
+    // pm::worker_error with any number of processes.
+    EXPECT_THROW(pm::to_vector(pool.map(iota(10))), pm::worker_error);
     EXPECT_EQ(pm::to_vector(pool.map(iota(5))), iota(5));
 }
 
@@ -275,6 +272,10 @@ TEST(Pool, InlinePoolPropagatesExceptions) {
     EXPECT_EQ(pm::to_vector(pool.map(std::vector<std::string>{"a", "b"})),
               (std::vector<std::string>{"aa", "bb"}));
     EXPECT_THROW(pm::to_vector(pool.map(std::vector<std::string>{"a", "bad"})),
+                 std::invalid_argument);
+    // Per-map options in the default mode: still inline.
+    EXPECT_THROW(pm::to_vector(pool.map(std::vector<std::string>{"a", "bad"},
+                                        pm::options{}.ordered(false))),
                  std::invalid_argument);
 }
 

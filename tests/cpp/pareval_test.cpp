@@ -3,10 +3,12 @@
 // n_chunks / n_eval / n_min split, and failures.
 #include "cpp_test_util.hpp"
 
+#include <chrono>
 #include <complex>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -132,6 +134,74 @@ TEST_P(ParEval, FailedChunkThrowsNamingItsRows) {
     EXPECT_THROW(pm::pareval(fails_on_negative<float>, xf, 1, 1, {4, 0, 0},
                              opts().errors(pm::errors::inline_)),
                  std::domain_error);
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// The default mode raises pm::error naming the rows with one process too.
+TEST_P(ParEval, DefaultModeThrowsPmErrorForEveryProcessCount) {
+    std::vector<double> xd(20, 1.0);
+    xd[13] = -1;
+    std::vector<float> xf(xd.begin(), xd.end());
+    auto expect_named_rows = [](auto&& run) {
+        try {
+            run();
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::error& e) {
+            EXPECT_EQ(e.status(), PM_EITEM);
+            EXPECT_NE(std::string(e.what()).find("rows 10 to 14 (chunk 3 of 4): "
+                                                 "std::domain_error: negative input"),
+                      std::string::npos)
+                << e.what();
+        } catch (...) {
+            ADD_FAILURE() << "not a pm::error";
+        }
+    };
+    expect_named_rows([&] { pm::pareval(fails_on_negative<double>, xd, 1, 1, {4, 0, 0}, opts()); });
+    expect_named_rows([&] { pm::pareval(fails_on_negative<float>, xf, 1, 1, {4, 0, 0}, opts()); });
+    EXPECT_TRUE(pmtest::no_children());
+}
+
+// With 16 chunks of 4 rows (column 0 is the row index): chunk 5 fails
+// late, chunks 9 and 13 at once, so they finish first.
+template <class T>
+void fail_5_9_13(pm::rows_view<const T> in, pm::rows_view<T> out) {
+    const int chunk = int(in(0, 0)) / 4;
+    if (chunk == 5) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        throw std::domain_error("chunk 5");
+    }
+    if (chunk == 9 || chunk == 13) throw std::domain_error("chunk " + std::to_string(chunk));
+    for (size_t r = 0; r < in.rows(); ++r) out(r, 0) = in(r, 0);
+}
+
+// The lowest failed chunk is the one reported (or, inline, whose exception
+// comes out), whatever order the chunks finish in.
+template <class T>
+void expect_lowest_failed_chunk(const pm::options& o) {
+    std::vector<T> x(64);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = T(i);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            pm::pareval(fail_5_9_13<T>, x, 1, 1, {16, 0, 0}, o);
+            ADD_FAILURE() << "no exception";
+        } catch (const pm::error& e) {
+            EXPECT_NE(std::string(e.what()).find(
+                          "rows 20 to 23 (chunk 6 of 16): std::domain_error: chunk 5"),
+                      std::string::npos)
+                << e.what();
+        }
+        try {
+            pm::pareval(fail_5_9_13<T>, x, 1, 1, {16, 0, 0}, o.errors(pm::errors::inline_));
+            ADD_FAILURE() << "no exception";
+        } catch (const std::domain_error& e) {
+            EXPECT_STREQ(e.what(), "chunk 5");
+        }
+    }
+}
+
+TEST_P(ParEval, SeveralFailedChunksReportTheLowestEveryTime) {
+    expect_lowest_failed_chunk<double>(opts().threads(2));
+    expect_lowest_failed_chunk<float>(opts().threads(2));
     EXPECT_TRUE(pmtest::no_children());
 }
 

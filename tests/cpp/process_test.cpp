@@ -114,6 +114,29 @@ TEST(Process, JoinThrowsTheWorkersError) {
     EXPECT_TRUE(pmtest::no_children());
 }
 
+// A process has no items: its errors say which process failed, not "item 0".
+TEST(Process, ErrorMessagesNameTheProcessNotAnItem) {
+    try {
+        pm::process([](int d) -> int { throw app::overheated(d); }, 90).join();
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        EXPECT_STREQ(e.what(), "pm::process: app::overheated: 90 degrees");
+    }
+    try {
+        pm::process([] {
+            kill(getpid(), SIGKILL);
+            return 0;
+        }).join();
+        FAIL() << "no exception";
+    } catch (const pm::worker_error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.rfind("pm::process: process (pid ", 0), 0u) << what;
+        EXPECT_NE(what.find("killed by signal 9 (SIGKILL)"), std::string::npos) << what;
+        EXPECT_EQ(what.find("item"), std::string::npos) << what;
+    }
+    EXPECT_TRUE(pmtest::no_children());
+}
+
 TEST(Process, DestroyingAnUnjoinedProcessKillsAndReapsIt) {
     const auto fds = pmtest::open_fds();
     {

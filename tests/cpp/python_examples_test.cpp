@@ -17,12 +17,8 @@ namespace py {
 struct sleep_kw {
     double t = 0.05;
 };
-struct sleep_kwvals {  // a per-item {'t': ...}
+struct sleep_kwvals {  // a per-item {'t': ...}: no serialize() needed
     std::optional<double> t;
-    template <class Archive>
-    void serialize(Archive& ar) {
-        ar(t);
-    }
 };
 struct sleeper {
     std::pair<int, double> operator()(int ii) const { return {ii, 0.05}; }

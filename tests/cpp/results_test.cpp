@@ -4,6 +4,8 @@
 #include "cpp_test_util.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -88,6 +90,24 @@ struct nested {
         if (text.size() != size) throw std::runtime_error("nested decode lost bytes");
     }
 };
+
+// Plain aggregates with no serialize(): trivially copyable, so they travel
+// as their bytes, alone or as members of pairs, tuples and optionals.
+struct point {
+    double x = 0, y = 0;
+    bool operator==(const point& o) const { return x == o.x && y == o.y; }
+};
+enum class color : uint8_t { red = 1, green = 2 };
+struct limits {  // the per-item keyword overrides of issue 8
+    std::optional<double> t;
+    std::optional<int> n;
+    bool operator==(const limits& o) const { return t == o.t && n == o.n; }
+};
+static_assert(std::is_trivially_copyable_v<std::optional<double>>,
+              "libstdc++: optional of a trivially copyable type is trivially copyable");
+static_assert(std::is_trivially_copyable_v<limits>);
+static_assert(!std::is_trivially_copyable_v<std::pair<int, point>>,
+              "std::pair never is: the layer codes it member by member");
 
 }  // namespace shapes
 
@@ -192,6 +212,81 @@ TEST_P(Results, SerializersMayUseTheCodecThemselves) {
     EXPECT_EQ(got[0].text, "a/a");
     EXPECT_EQ(got[1].text, "bc/bc");
     EXPECT_EQ(got[2].text, "/");
+}
+
+TEST_P(Results, PairsTuplesAndOptionalsOfPlainStructsNeedNoSerialize) {
+    using shapes::color;
+    using shapes::limits;
+    using shapes::point;
+    using item_t = std::tuple<int, point, std::pair<color, limits>, std::optional<point>>;
+    std::vector<item_t> items;
+    for (int i = 0; i < 40; ++i) {
+        limits l;
+        if (i % 3) l.t = i / 4.0;
+        if (i % 5 == 0) l.n = -i;
+        items.push_back({i, point{double(i), -1.5}, {i % 2 ? color::red : color::green, l},
+                         i % 4 ? std::optional<point>(point{0.5, double(i)}) : std::nullopt});
+    }
+    // The item comes back unchanged, also as members of the result.
+    EXPECT_EQ(pm::to_vector(pm::map([](const item_t& it) { return it; }, items, opts())), items);
+    // A plain struct as the whole result, and an optional pair of them.
+    std::vector<point> points;
+    std::vector<std::optional<std::pair<int, point>>> opt_pairs;
+    for (const item_t& it : items) {
+        points.push_back(std::get<1>(it));
+        if (std::get<0>(it) % 3)
+            opt_pairs.emplace_back(std::pair<int, point>(std::get<0>(it), std::get<1>(it)));
+        else
+            opt_pairs.emplace_back();
+    }
+    EXPECT_EQ(pm::to_vector(pm::map([](const item_t& it) { return std::get<1>(it); }, items,
+                                    opts())),
+              points);
+    EXPECT_EQ(pm::to_vector(pm::map(
+                  [](const item_t& it) -> std::optional<std::pair<int, point>> {
+                      if (std::get<0>(it) % 3 == 0) return std::nullopt;
+                      return std::pair<int, point>(std::get<0>(it), std::get<1>(it));
+                  },
+                  items, opts())),
+              opt_pairs);
+    // Mixed with members that go through cereal.
+    std::vector<std::pair<std::string, point>> named;
+    for (int i = 0; i < 10; ++i) named.push_back({std::string(size_t(i), 'n'), point{1, 2}});
+    EXPECT_EQ(pm::to_vector(pm::map([](const std::pair<std::string, point>& p) { return p; },
+                                    named, opts())),
+              named);
+}
+
+TEST(ResultDecoding, MemberWiseCodingIsTheMembersBytes) {
+    // A pair of plain members is their bytes, one after the other: no size,
+    // no padding.
+    std::string out;
+    pm::detail::encode_item(std::pair<int32_t, double>(7, 2.5), out);
+    ASSERT_EQ(out.size(), sizeof(int32_t) + sizeof(double));
+    int32_t first = 0;
+    double second = 0;
+    std::memcpy(&first, out.data(), sizeof first);
+    std::memcpy(&second, out.data() + sizeof first, sizeof second);
+    EXPECT_EQ(first, 7);
+    EXPECT_EQ(second, 2.5);
+    // An optional that is not trivially copyable is cereal's layout: a
+    // "nullopt" byte (1: empty), then the value when it has one.
+    using opt_pair = std::optional<std::pair<int32_t, int32_t>>;
+    pm::detail::encode_item(std::pair<int32_t, opt_pair>(1, std::nullopt), out);
+    EXPECT_EQ(out.size(), sizeof(int32_t) + 1);
+    EXPECT_EQ(out[sizeof(int32_t)], 1);
+    pm::detail::encode_item(std::pair<int32_t, opt_pair>(1, std::pair(2, 3)), out);
+    EXPECT_EQ(out.size(), 3 * sizeof(int32_t) + 1);
+    EXPECT_EQ(out[sizeof(int32_t)], 0);
+    // A result's flag byte other than 0 or 1 is refused, never loaded.
+    std::optional<std::pair<int32_t, shapes::point>> r;
+    const char bad_flag[] = {2, 0, 0, 0, 0};
+    EXPECT_FALSE(pm::detail::decode_result(bad_flag, sizeof bad_flag, r).empty());
+    const char engaged_short[] = {0, 5, 0, 0, 0};  // no point after the int
+    EXPECT_FALSE(pm::detail::decode_result(engaged_short, sizeof engaged_short, r).empty());
+    const char empty[] = {1};
+    EXPECT_EQ(pm::detail::decode_result(empty, sizeof empty, r), "");
+    EXPECT_FALSE(r.has_value());
 }
 
 TEST_P(Results, ResultThatDoesNotDecodeFailsTheItemInRaiseMode) {

@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "detail/codec.hpp"
@@ -36,18 +38,30 @@ struct record {
     }
 };
 
+// No serialize(): trivially copyable, so it travels as its bytes.
+struct plain_point {
+    double x = 0, y = 0;
+};
+
+// Coded member by member: a pair, an optional (its "nullopt" byte), a
+// tuple with a bool (0 or 1 only), plain structs as bytes, a string
+// through cereal.
+using member_wise_result =
+    std::pair<plain_point, std::optional<std::tuple<int32_t, bool, plain_point, std::string>>>;
+
 using string_result = std::string;
 using ints_result = std::vector<int>;
 using table_result = std::map<std::string, std::vector<double>>;
 
-// Bytes as cereal's binary archive writes them (what a worker sends).
+// Bytes as a worker writes them: cereal's binary archive, through the
+// layer's member-wise coding for pairs, tuples and optionals.
 template <class T>
 std::string encode(const T& value) {
     std::string out;
     pm::detail::string_streambuf buf(out);
     std::ostream os(&buf);
     cereal::BinaryOutputArchive archive(os);
-    archive(value);
+    pm::detail::save_value<pm::detail::result_side>(archive, value);
     return out;
 }
 

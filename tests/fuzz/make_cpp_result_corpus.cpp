@@ -52,6 +52,20 @@ std::map<std::string, std::string> make_corpus() {
     c["edge-record-bool-2"] = bad_bool;
     c["edge-record-truncated"] = rec.substr(0, rec.size() - 5);
     c["edge-record-trailing"] = rec + "xyz";
+
+    const member_wise_result mw{{1.5, -2}, std::make_tuple(7, true, plain_point{3, 4}, "mw")};
+    c["valid-member-wise"] = encode(mw);
+    c["valid-member-wise-nullopt"] = encode(member_wise_result{{0, 1}, std::nullopt});
+    std::string mw_bytes = encode(mw);
+    // The optional's "nullopt" byte (after the 16-byte point) stored as 2,
+    // then the tuple's bool (after the int32) stored as 3.
+    std::string bad_nullopt = mw_bytes;
+    bad_nullopt[16] = 2;
+    c["edge-member-wise-nullopt-2"] = bad_nullopt;
+    std::string bad_tuple_bool = mw_bytes;
+    bad_tuple_bool[16 + 1 + 4] = 3;
+    c["edge-member-wise-bool-3"] = bad_tuple_bool;
+    c["edge-member-wise-truncated"] = mw_bytes.substr(0, 20);
     return c;
 }
 

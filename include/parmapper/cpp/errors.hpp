@@ -4,6 +4,7 @@
 #define PARMAPPER_CPP_ERRORS_HPP
 
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -13,6 +14,13 @@
 #include "../parmapper.h"
 
 namespace pm {
+
+namespace detail {
+// Tags a worker_error of a pm::process, which has no items.
+struct process_failure_t {
+    explicit constexpr process_failure_t() = default;
+};
+}  // namespace detail
 
 /* A failed libparmapper call or map: status() is the C API's PM_E* code and
  * what() its message. Thrown by pm::map, pm::pool and the other C++ entry
@@ -50,15 +58,34 @@ enum class failure {
  * - message(): the thrown exception's what() (empty if it was not a
  *   std::exception), or what happened to the worker or to the decoding.
  * what() combines them: "item 7: std::out_of_range: vector::_M_range_check".
+ * A pm::process has no items: its errors have index() 0 and what() names
+ * the process instead ("pm::process: app::overheated: 90 degrees",
+ * "pm::process: process (pid 4242) killed by signal 9 (SIGKILL)").
  * status() is PM_EWORKER for worker_died, PM_ETIMEOUT for timed_out and
  * PM_EITEM otherwise.
+ * - original(): the exception object the work function threw, when the item
+ *   ran in this process (processes(1), or a pool made with processes(1)):
+ *   rethrow_original() rethrows it (same type, same object). An item that
+ *   ran in a worker process left its exception there: original() is null
+ *   and rethrow_original() returns without throwing. Copies share it.
  * Since: 0.2 */
 class worker_error : public error {
 public:
-    worker_error(failure kind, uint64_t index, std::string type_name, std::string message)
+    worker_error(failure kind, uint64_t index, std::string type_name, std::string message,
+                 std::exception_ptr original = nullptr)
         : error(status_of(kind), describe(kind, index, type_name, message)),
           kind_(kind),
           index_(index),
+          type_name_(std::move(type_name)),
+          message_(std::move(message)),
+          original_(std::move(original)) {}
+
+    /* The failure of a pm::process (used by return_process::join()). */
+    worker_error(detail::process_failure_t, failure kind, std::string type_name,
+                 std::string message)
+        : error(status_of(kind), describe_process(kind, type_name, message)),
+          kind_(kind),
+          index_(0),
           type_name_(std::move(type_name)),
           message_(std::move(message)) {}
 
@@ -66,6 +93,13 @@ public:
     uint64_t index() const noexcept { return index_; }
     const std::string& type_name() const noexcept { return type_name_; }
     const std::string& message() const noexcept { return message_; }
+    std::exception_ptr original() const noexcept { return original_; }
+
+    /* Rethrows original() if this process has it; returns otherwise. */
+    void rethrow_original() const {
+        if (original_)
+            std::rethrow_exception(original_);
+    }
 
 private:
     static int status_of(failure kind) noexcept {
@@ -81,7 +115,21 @@ private:
 
     static std::string describe(failure kind, uint64_t index, const std::string& type_name,
                                 const std::string& message) {
-        std::string s = "item " + std::to_string(index) + ": ";
+        return "item " + std::to_string(index) + ": " + describe_kind(kind, type_name, message);
+    }
+
+    // The process's own message names it ("process (pid 4242) killed by ..."),
+    // so a death needs no word of its own.
+    static std::string describe_process(failure kind, const std::string& type_name,
+                                        const std::string& message) {
+        if (kind == failure::worker_died && !message.empty())
+            return "pm::process: " + message;
+        return "pm::process: " + describe_kind(kind, type_name, message);
+    }
+
+    static std::string describe_kind(failure kind, const std::string& type_name,
+                                     const std::string& message) {
+        std::string s;
         switch (kind) {
         case failure::exception:
             s += type_name.empty() ? "exception" : type_name;
@@ -105,6 +153,7 @@ private:
     uint64_t index_;
     std::string type_name_;
     std::string message_;
+    std::exception_ptr original_;
 };
 
 /* The value of one item in the `return_` error mode (the Python tool's

@@ -28,15 +28,26 @@ inline constexpr automatic_t automatic{};
  * decides what a map yields:
  * - errors::raise: the map yields results; the first failed item stops it,
  *   its workers are killed and reaped, and the iteration throws
- *   pm::worker_error (Python 'raise').
+ *   pm::worker_error (Python 'raise'), with any number of processes; with
+ *   processes(1) the item ran in this process and the worker_error also
+ *   holds the thrown object (worker_error::original()).
  * - errors::return_: the map yields pm::result<T> for every item, failed or
  *   not, and goes on (Python 'return').
  * - errors::inline_: everything runs in the calling process without fork
  *   (threads() still apply), and an exception thrown by the work function
  *   propagates out of the iteration unchanged: same type, same object
  *   (Python 'proc'). For debugging.
- * - errors::automatic (the default): inline_ when processes(1) was asked
- *   for, raise otherwise, like the Python tool's default.
+ * - errors::automatic (the default): raise, whatever the number of
+ *   processes, so that what a loop throws does not change with the process
+ *   count (a change: with processes(1) it used to be inline_, as the Python
+ *   tool, which lets the exception itself out with one process).
+ * - errors::runtime(m): the mode chosen at run time (from a program's flags,
+ *   e.g. --keep-going), m one of errors::mode::raise, return_ or inline_.
+ *   The map always yields pm::result<T>; with return_ failed items come in
+ *   their place, with raise the first one is thrown as pm::worker_error (so
+ *   every result the loop sees is ok), with inline_ the function's own
+ *   exception propagates. Its options type, pm::runtime_options, is the same
+ *   whatever m is, so it can be assigned at run time.
  * Since: 0.2 */
 namespace errors {
 struct automatic_t {
@@ -55,6 +66,15 @@ inline constexpr automatic_t automatic{};
 inline constexpr raise_t raise{};
 inline constexpr return_t return_{};
 inline constexpr inline_t inline_{};
+
+/* The modes as values, for errors::runtime(). */
+enum class mode { raise, return_, inline_ };
+
+struct runtime_t {
+    explicit constexpr runtime_t(errors::mode m = errors::mode::raise) : value(m) {}
+    errors::mode value;
+};
+constexpr runtime_t runtime(errors::mode m) { return runtime_t(m); }
 }  // namespace errors
 
 namespace detail {
@@ -77,12 +97,17 @@ struct option_values {
     std::function<void(uint32_t)> on_worker_exit;   // in each worker, when it stops normally
     bool progress_bar = false;
     std::string progress_label;
+    int runtime_error_mode = PM_ERRORS_RAISE;  // the C mode errors::runtime() chose
 };
 
 template <class E>
 inline constexpr bool is_error_mode_v =
     std::is_same_v<E, errors::automatic_t> || std::is_same_v<E, errors::raise_t> ||
-    std::is_same_v<E, errors::return_t> || std::is_same_v<E, errors::inline_t>;
+    std::is_same_v<E, errors::return_t> || std::is_same_v<E, errors::inline_t> ||
+    std::is_same_v<E, errors::runtime_t>;
+
+template <class>
+inline constexpr bool options_dependent_false_v = false;
 
 }  // namespace detail
 
@@ -101,13 +126,35 @@ template <class ErrorMode = errors::automatic_t>
 class basic_options {
     static_assert(detail::is_error_mode_v<ErrorMode>,
                   "pm::basic_options: the error mode must be one of pm::errors::automatic, "
-                  "raise, return_ or inline_");
+                  "raise, return_, inline_ or runtime(mode)");
 
 public:
     using error_mode = ErrorMode;
 
     basic_options() = default;
     explicit basic_options(detail::option_values v) : v_(std::move(v)) {}
+
+    /* Options of another error mode do not convert: the mode decides what
+     * the loop yields. These only turn the slip into one clear error. */
+    template <class Other, std::enable_if_t<!std::is_same_v<Other, ErrorMode>, int> = 0>
+    basic_options(const basic_options<Other>&) {
+        static_assert(detail::options_dependent_false_v<Other>,
+                      "pm::options: the error mode is part of the options' type (it decides "
+                      "what the loop yields), so options of another mode cannot be assigned "
+                      "or converted: keep errors()'s result in a variable of its own type "
+                      "(auto), or choose the mode at run time with "
+                      "errors(pm::errors::runtime(mode)), whose loop yields pm::result<T>");
+    }
+    template <class Other, std::enable_if_t<!std::is_same_v<Other, ErrorMode>, int> = 0>
+    basic_options& operator=(const basic_options<Other>&) {
+        static_assert(detail::options_dependent_false_v<Other>,
+                      "pm::options: the error mode is part of the options' type (it decides "
+                      "what the loop yields), so options of another mode cannot be assigned "
+                      "or converted: keep errors()'s result in a variable of its own type "
+                      "(auto), or choose the mode at run time with "
+                      "errors(pm::errors::runtime(mode)), whose loop yields pm::result<T>");
+        return *this;
+    }
 
     /* Worker processes (Python N). automatic (default): one per online CPU.
      * 1: no fork, the work runs in the calling process. */
@@ -238,8 +285,15 @@ public:
 
     /* The same settings with another error mode (see pm::errors). */
     template <class NewMode>
-    [[nodiscard]] basic_options<NewMode> errors(NewMode) const {
-        return basic_options<NewMode>(v_);
+    [[nodiscard]] basic_options<NewMode> errors(NewMode m) const {
+        detail::option_values v = v_;
+        if constexpr (std::is_same_v<NewMode, pm::errors::runtime_t>)
+            v.runtime_error_mode = m.value == pm::errors::mode::return_   ? PM_ERRORS_RETURN
+                                   : m.value == pm::errors::mode::inline_ ? PM_ERRORS_INLINE
+                                                                          : PM_ERRORS_RAISE;
+        else
+            (void)m;
+        return basic_options<NewMode>(std::move(v));
     }
 
     /* The settings, for reading. */
@@ -251,6 +305,14 @@ private:
 
 /* Options in the default (automatic) error mode. Since: 0.2 */
 using options = basic_options<>;
+
+/* Options whose error mode is chosen at run time (errors::runtime(m)):
+ *     pm::runtime_options opts = pm::options{}.processes(n).errors(
+ *         pm::errors::runtime(keep_going ? pm::errors::mode::return_
+ *                                        : pm::errors::mode::raise));
+ *     for (pm::result<Row>& r : pm::map(f, items, opts)) ...
+ * Default-constructed: mode raise. Since: 0.2 */
+using runtime_options = basic_options<errors::runtime_t>;
 
 }  // namespace pm
 

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -92,17 +92,12 @@ inline size_t online_cpus() {
     return n > 0 ? std::min<size_t>(size_t(n), PM_MAX_PROCESSES) : 1;
 }
 
-// The pm_rows_fn's user_data for double arrays. In the calling process (one
-// process, or inline) a thrown exception is kept to be rethrown as is; in a
-// worker its type and message become the chunk's error text.
+// The pm_rows_fn's user_data for double arrays (in worker processes, or in
+// this one with processes(1)): a thrown exception's type and message become
+// the chunk's error text.
 template <class F>
 struct double_rows_state {
-    double_rows_state(F& fn, bool keep_thrown) : f(fn), keep(keep_thrown) {}
-
     F& f;
-    const bool keep;
-    std::mutex lock;
-    std::exception_ptr thrown;
 
     static int run(const double* x, size_t rows, size_t ndim, double* y, size_t out_width,
                    void* self) noexcept {
@@ -111,11 +106,6 @@ struct double_rows_state {
             me->f(rows_view<const double>(x, rows, ndim), rows_view<double>(y, rows, out_width));
             return 0;
         } catch (...) {
-            if (me->keep) {
-                std::lock_guard<std::mutex> hold(me->lock);
-                if (!me->thrown)
-                    me->thrown = std::current_exception();
-            }
             try {
                 pm_pareval_set_error(failure_text(describe_current_exception()).c_str());
             } catch (...) {  // out of memory: the chunk still fails, with the generic text
@@ -137,83 +127,107 @@ struct double_rows_state {
  * chunk, in a worker process (the array is inherited by fork, not copied),
  * and fills out (in.rows() rows of out_width). With threads() > 1 it runs on
  * several threads at once. opts: processes, threads, daemon and on_progress
- * (which counts chunks) are used; errors::inline_ (or the automatic mode
- * with processes(1)) runs every chunk in the calling process, and then an
- * exception f throws propagates unchanged.
- * T = double calls the C library's pm_pareval(); any other element type
- * (cereal-serializable: float, int64_t, std::complex<double>, ...) maps the
- * chunks with pm::map and returns each chunk's rows as a std::vector<T>.
+ * (which counts chunks) are used; errors::inline_ runs every chunk in the
+ * calling process, and then an exception f throws propagates unchanged (the
+ * automatic mode is raise, as for pm::map, with processes(1) too).
+ * T = double calls the C library's pm_pareval() (but for errors::inline_);
+ * any other element type (cereal-serializable: float, int64_t,
+ * std::complex<double>, ...) maps the chunks with pm::map and returns each
+ * chunk's rows as a std::vector<T>.
  * Throws: pm::error when a chunk fails (status() PM_EITEM if f threw,
  * PM_EWORKER if its worker died; what() names the chunk's rows, and the
  * thrown type and message: "pm::pareval: rows 10 to 14 (chunk 3 of 4):
  * std::domain_error: negative input") or the evaluation cannot start
- * (PM_EINVAL, PM_ESYS). Every worker is reaped before it returns or
+ * (PM_EINVAL, PM_ESYS). When several chunks fail, the lowest-numbered one
+ * is reported (inline: its exception propagates), whatever order they
+ * finish in; it returns once every chunk before that one is done. Every worker is reaped before it returns or
  * throws. Thread-safety: any thread; blocks until done. Since: 0.2 */
 template <class T, class F, class E = errors::automatic_t>
 std::vector<T> pareval(F&& f, const T* x, size_t n, size_t ndim, size_t out_width,
                        const pareval_split& split = {}, const basic_options<E>& opts = {}) {
-    static_assert(!std::is_same_v<E, errors::return_t>,
-                  "pm::pareval: errors::return_ has no meaning here: a failed chunk fails "
-                  "the evaluation");
+    static_assert(!std::is_same_v<E, errors::return_t> &&
+                      !std::is_same_v<E, errors::runtime_t>,
+                  "pm::pareval: errors::return_ and errors::runtime() have no meaning here: a "
+                  "failed chunk fails the evaluation (use raise or inline_)");
     static_assert(std::is_invocable_v<F&, rows_view<const T>, rows_view<T>>,
                   "pm::pareval: f must be callable as f(pm::rows_view<const T> in, "
                   "pm::rows_view<T> out)");
-    const bool inline_mode =
-        detail::c_error_mode<E>(opts.values().processes == 1) == PM_ERRORS_INLINE;
+    const bool inline_mode = detail::c_error_mode<E>(opts.values()) == PM_ERRORS_INLINE;
     std::vector<T> y(n * out_width);
     if constexpr (std::is_same_v<T, double>) {
-        detail::double_rows_state<std::remove_reference_t<F>> state(f, inline_mode);
-        detail::unique_options o = detail::make_c_options(
-            opts.values(), inline_mode ? PM_ERRORS_INLINE : PM_ERRORS_RAISE, PM_TOTAL_UNKNOWN);
-        detail::progress_slot progress{opts.values().on_progress, nullptr};
-        if (progress.fn)
-            detail::check(pm_options_set_progress(o.get(), &detail::progress_slot::call, &progress),
-                          "pm_options_set_progress");
-        const int status =
-            pm_pareval(o.get(), &decltype(state)::run, &state, x, n, ndim,
-                       y.empty() ? nullptr : y.data(), out_width, split.n_chunks, split.n_eval,
-                       split.n_min);
-        if (progress.failure)
-            std::rethrow_exception(progress.failure);
-        if (status != PM_OK) {
-            if (inline_mode && state.thrown)
-                std::rethrow_exception(state.thrown);
-            throw pm::error(status, std::string("pm::pareval: ") + pm_last_error());
+        if (!inline_mode) {
+            detail::double_rows_state<std::remove_reference_t<F>> state{f};
+            detail::unique_options o =
+                detail::make_c_options(opts.values(), PM_ERRORS_RAISE, PM_TOTAL_UNKNOWN);
+            detail::progress_slot progress{opts.values().on_progress, nullptr};
+            if (progress.fn)
+                detail::check(
+                    pm_options_set_progress(o.get(), &detail::progress_slot::call, &progress),
+                    "pm_options_set_progress");
+            const int status =
+                pm_pareval(o.get(), &decltype(state)::run, &state, x, n, ndim,
+                           y.empty() ? nullptr : y.data(), out_width, split.n_chunks,
+                           split.n_eval, split.n_min);
+            if (progress.failure)
+                std::rethrow_exception(progress.failure);
+            if (status != PM_OK)
+                throw pm::error(status, std::string("pm::pareval: ") + pm_last_error());
+            return y;
         }
-        return y;
-    } else {
-        static_assert(detail::is_encodable_result_v<std::vector<T>>,
-                      "pm::pareval: the element type must be cereal-serializable");
-        const size_t workers =
-            (opts.values().processes ? opts.values().processes : detail::online_cpus()) *
-            opts.values().threads;
-        const std::vector<detail::row_chunk> chunks = detail::split_rows(n, split, workers);
-        auto evaluate = [&f, x, ndim, out_width](const detail::row_chunk& c) {
-            std::vector<T> out(size_t(c.rows) * out_width);
-            f(rows_view<const T>(x ? x + c.first * ndim : nullptr, size_t(c.rows), ndim),
-              rows_view<T>(out.data(), size_t(c.rows), out_width));
-            return out;
-        };
-        auto chunk_opts = basic_options<E>(opts.values()).chunksize(1).ordered(false);
-        try {
-            for (auto& r : pm::map(evaluate, chunks, pm::with_index, chunk_opts)) {
-                const detail::row_chunk& c = chunks[r.index];
-                if (r.value.size() != c.rows * out_width)
-                    throw pm::error(PM_EINTERNAL, "pm::pareval: a chunk's output has the wrong size");
-                std::copy(r.value.begin(), r.value.end(), y.begin() + ptrdiff_t(c.first * out_width));
-            }
-        } catch (const worker_error& e) {
-            const detail::row_chunk& c = chunks.at(e.index());
-            std::string what = "pm::pareval: rows " + std::to_string(c.first) + " to " +
-                               std::to_string(c.first + c.rows - 1) + " (chunk " +
-                               std::to_string(e.index() + 1) + " of " +
-                               std::to_string(chunks.size()) + "): ";
-            if (!e.type_name().empty())
-                what += e.type_name() + ": ";
-            throw pm::error(e.status(), what + e.message());
-        }
-        return y;
     }
+    static_assert(detail::is_encodable_result_v<std::vector<T>>,
+                  "pm::pareval: the element type must be cereal-serializable");
+    const size_t workers =
+        (opts.values().processes ? opts.values().processes : detail::online_cpus()) *
+        opts.values().threads;
+    const std::vector<detail::row_chunk> chunks = detail::split_rows(n, split, workers);
+    auto evaluate = [&f, x, ndim, out_width](const detail::row_chunk& c) {
+        std::vector<T> out(size_t(c.rows) * out_width);
+        f(rows_view<const T>(x ? x + c.first * ndim : nullptr, size_t(c.rows), ndim),
+          rows_view<T>(out.data(), size_t(c.rows), out_width));
+        return out;
+    };
+    // Every chunk comes back, failed or not, in any order, so that the
+    // lowest failed one is reported whatever order they finish in. Inline
+    // runs in this process (one process), where the failed chunk's own
+    // exception is kept in its worker_error.
+    auto chunk_opts = options(opts.values()).chunksize(1).ordered(false);
+    if (inline_mode)
+        chunk_opts.processes(1);
+    std::optional<worker_error> lowest;
+    std::vector<bool> answered(chunks.size());
+    size_t answered_prefix = 0;  // chunks 0 .. answered_prefix - 1 are back
+    for (auto& r : pm::map(evaluate, chunks, pm::with_index,
+                           chunk_opts.errors(pm::errors::return_))) {
+        const detail::row_chunk& c = chunks.at(r.index);
+        if (!r.value) {
+            if (!lowest || r.index < lowest->index())
+                lowest = r.value.error();
+        } else {
+            if (r.value->size() != c.rows * out_width)
+                throw pm::error(PM_EINTERNAL, "pm::pareval: a chunk's output has the wrong size");
+            std::copy(r.value->begin(), r.value->end(),
+                      y.begin() + ptrdiff_t(c.first * out_width));
+        }
+        answered[r.index] = true;
+        while (answered_prefix < chunks.size() && answered[answered_prefix])
+            ++answered_prefix;
+        if (lowest && answered_prefix >= lowest->index())
+            break;  // no later chunk can replace it
+    }
+    if (lowest) {
+        if (inline_mode)
+            lowest->rethrow_original();
+        const detail::row_chunk& c = chunks.at(lowest->index());
+        std::string what = "pm::pareval: rows " + std::to_string(c.first) + " to " +
+                           std::to_string(c.first + c.rows - 1) + " (chunk " +
+                           std::to_string(lowest->index() + 1) + " of " +
+                           std::to_string(chunks.size()) + "): ";
+        if (!lowest->type_name().empty())
+            what += lowest->type_name() + ": ";
+        throw pm::error(lowest->status(), what + lowest->message());
+    }
+    return y;
 }
 
 /* pm::pareval over a std::vector holding x.size() / ndim rows. */

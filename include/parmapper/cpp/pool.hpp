@@ -53,8 +53,8 @@ public:
         const detail::option_values& v = defaults_.values();
         // Only inline_ fixes the mode at creation (an in-process pool); the
         // other modes are chosen per map.
-        const int mode = std::is_same_v<ErrorMode, errors::inline_t> ? PM_ERRORS_INLINE
-                                                                     : PM_ERRORS_RAISE;
+        inline_ = detail::c_error_mode<ErrorMode>(v) == PM_ERRORS_INLINE;
+        const int mode = inline_ ? PM_ERRORS_INLINE : PM_ERRORS_RAISE;
         detail::unique_options opts = detail::make_c_options(v, mode, PM_TOTAL_UNKNOWN);
         auto work = std::make_unique<work_t>(std::move(call));
         work->attach_hooks(v, opts.get());
@@ -65,7 +65,7 @@ public:
                                      &work_t::destroy),
                       "pm_pool_create");
         pool_.reset(raw);
-        one_process_ = v.processes == 1 || std::is_same_v<ErrorMode, errors::inline_t>;
+        one_process_ = v.processes == 1 || inline_;
     }
 
     /* Starts a map of the pool's function over items (any range whose values
@@ -93,11 +93,20 @@ public:
                           std::is_same_v<map_mode, errors::inline_t> ||
                           std::is_same_v<map_mode, errors::automatic_t>,
                       "pm::pool::map: a pool made with errors::inline_ runs every map inline");
-        constexpr bool return_mode = std::is_same_v<map_mode, errors::return_t>;
+        constexpr bool return_mode = std::is_same_v<map_mode, errors::return_t> ||
+                                     std::is_same_v<map_mode, errors::runtime_t>;
         constexpr bool indexed = detail::count_v<detail::is_with_index, PerMap...> > 0;
+        // An inline pool's maps are inline, per-map options in the default
+        // mode included (the C pool would run them inline anyway); one
+        // chosen at run time must be inline too.
+        int mode = detail::c_error_mode<map_mode>(o.values());
+        if (inline_ && std::is_same_v<map_mode, errors::runtime_t> && mode != PM_ERRORS_INLINE)
+            throw pm::error(PM_EINVAL, "pm::pool::map: a pool made with errors::inline_ runs "
+                                       "every map inline");
+        if (inline_)
+            mode = PM_ERRORS_INLINE;
         return detail::start_on_pool<Item, result_type, return_mode, indexed>(
-            pool_.get(), work_, std::forward<Items>(items), o.values(),
-            detail::c_error_mode<map_mode>(one_process_));
+            pool_.get(), work_, std::forward<Items>(items), o.values(), mode, one_process_);
     }
 
     /* Live worker processes (0 for a pool that runs in the calling process). */
@@ -107,6 +116,7 @@ private:
     detail::unique_pool pool_;
     detail::work_base* work_ = nullptr;  // owned by the C pool
     basic_options<ErrorMode> defaults_;
+    bool inline_ = false;  // made with errors::inline_ (or runtime inline_): in-process
     bool one_process_ = false;
 };
 

@@ -73,7 +73,8 @@ public:
 
     /* Waits until the function has returned in its process (which is then
      * reaped) and returns its result, decoded in this process. Throws
-     * pm::worker_error (index() is 0) if the function threw (kind
+     * pm::worker_error (index() is 0, and what() begins "pm::process: ",
+     * not with an item) if the function threw (kind
      * failure::exception, with the thrown type_name() and message()), if
      * the process died (failure::worker_died), or if the result did not
      * decode (failure::bad_result); pm::error for a broken result channel
@@ -87,17 +88,19 @@ public:
             T value{};
             std::string problem = detail::decode_result<T>(data, len, value);
             if (!problem.empty())
-                throw worker_error(failure::bad_result, 0, std::string(), std::move(problem));
+                throw worker_error(detail::process_failure_t{}, failure::bad_result, std::string(),
+                                   std::move(problem));
             return value;
         }
         std::string message = pm_process_error(proc_.get());
         if (status == PM_EITEM) {
             detail::exception_description d = detail::parse_failure_text(message);
-            throw worker_error(failure::exception, 0, std::move(d.type_name),
-                               std::move(d.message));
+            throw worker_error(detail::process_failure_t{}, failure::exception,
+                               std::move(d.type_name), std::move(d.message));
         }
         if (status == PM_EWORKER)
-            throw worker_error(failure::worker_died, 0, std::string(), std::move(message));
+            throw worker_error(detail::process_failure_t{}, failure::worker_died, std::string(),
+                               std::move(message));
         throw pm::error(status, std::string(pm_status_str(status)) + ": " + message);
     }
 
@@ -111,7 +114,7 @@ private:
  * calls f with its copies as lvalues; f may be any callable, a member
  * function with its object pointer included. Neither is serialized: the
  * child inherits them, and sees the program's memory as it is now. The
- * result type must be cereal-serializable (checked at compile time).
+ * result type must be able to travel as for pm::map (checked at compile time).
  * An options object may come first; only daemon() is used.
  *     auto p1 = pm::process(slow, arg1, slow_kw{arg2});
  *     auto p2 = pm::process(slower, arg3);

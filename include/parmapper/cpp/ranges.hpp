@@ -50,6 +50,20 @@ private:
     Owner* owner_ = nullptr;
 };
 
+// What a generator function yields: the T of the std::optional<T> it
+// returns; invalid_call (after pm::generate's own error) for anything else.
+template <class Fn, class = void>
+struct generator_value {
+    static constexpr bool ok = false;
+    using type = invalid_call;
+};
+template <class Fn>
+struct generator_value<
+    Fn, std::enable_if_t<is_std_optional<remove_cvref_t<std::invoke_result_t<Fn&>>>::value>> {
+    static constexpr bool ok = true;
+    using type = typename remove_cvref_t<std::invoke_result_t<Fn&>>::value_type;
+};
+
 }  // namespace detail
 
 /* An iterator pair as a range, for pm::map(f, pm::subrange(first, last)).
@@ -69,7 +83,10 @@ private:
 
 /* A single-pass range of the values fn() returns, until it returns an empty
  * std::optional: a generator. fn is called lazily, once per step, by
- * whoever iterates (for pm::map, the library's feeder thread).
+ * whoever iterates (for pm::map, the library's feeder thread). fn takes
+ * no arguments and must return a std::optional (a compile-time error says
+ * so otherwise; a lambda that returns std::nullopt on one path needs its
+ * return type written, as below).
  *     int n = 0;
  *     auto squares = pm::generate([&]() -> std::optional<int> {
  *         if (n == 10) return std::nullopt;
@@ -79,7 +96,7 @@ private:
 template <class Fn>
 class generate_range {
 public:
-    using value_type = typename std::invoke_result_t<Fn&>::value_type;
+    using value_type = typename detail::generator_value<Fn>::type;
 
     using iterator = detail::owner_iterator<generate_range, value_type, const value_type&>;
 
@@ -97,7 +114,12 @@ public:
 private:
     friend iterator;
     const value_type& value() const { return *current_; }
-    void advance() { current_ = fn_(); }
+    void advance() {
+        if constexpr (detail::generator_value<Fn>::ok)
+            current_ = fn_();
+        else
+            current_.reset();  // rejected by pm::generate; no further errors
+    }
     bool at_end() const { return !current_; }
 
     Fn fn_;
@@ -107,6 +129,12 @@ private:
 
 template <class Fn>
 generate_range<std::decay_t<Fn>> generate(Fn&& fn) {
+    // Here, not in the class: a class whose static_assert failed is invalid
+    // to clang, which would then refuse to construct it, a second error.
+    static_assert(detail::generator_value<std::decay_t<Fn>>::ok,
+                  "pm::generate: the generator must return std::optional<T>, the next value "
+                  "or std::nullopt at the end, and take no arguments: write "
+                  "[&]() -> std::optional<T> { ... }");
     return generate_range<std::decay_t<Fn>>(std::forward<Fn>(fn));
 }
 

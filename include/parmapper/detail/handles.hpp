@@ -63,18 +63,19 @@ inline unique_options make_c_options(const option_values& v, int error_mode,
     return o;
 }
 
-// The C error mode of a map. automatic is inline with one process asked for
-// (the Python tool's default), raise otherwise.
+// The C error mode of a map. automatic is raise whatever the number of
+// processes, so that what a loop throws does not depend on it; runtime is
+// what errors::runtime() put in the values.
 template <class E>
-int c_error_mode(bool one_process) {
-    if constexpr (std::is_same_v<E, errors::raise_t>)
-        return PM_ERRORS_RAISE;
+int c_error_mode(const option_values& v) {
+    if constexpr (std::is_same_v<E, errors::runtime_t>)
+        return v.runtime_error_mode;
     else if constexpr (std::is_same_v<E, errors::return_t>)
         return PM_ERRORS_RETURN;
     else if constexpr (std::is_same_v<E, errors::inline_t>)
         return PM_ERRORS_INLINE;
     else
-        return one_process ? PM_ERRORS_INLINE : PM_ERRORS_RAISE;
+        return PM_ERRORS_RAISE;
 }
 
 }  // namespace pm::detail

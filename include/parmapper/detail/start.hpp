@@ -43,8 +43,9 @@ auto start_one_shot(Call call, Items&& items, const option_values& v, int error_
     stepper->attach_progress(opts.get());
     auto work = std::make_unique<work_t>(std::move(call));
     work->attach_hooks(v, opts.get());
-    // Before the map starts: in-process threads may run items at once.
-    work->keep_exceptions(error_mode == PM_ERRORS_INLINE);
+    // Before the map starts: in-process threads may run items at once. Only
+    // an in-process map keeps them: a worker's exception stays in the worker.
+    work->keep_exceptions(v.processes == 1 || error_mode == PM_ERRORS_INLINE);
     pm_input* in = stepper->input().make_input();
     work_base* w = work.get();
     pm_map* raw = nullptr;
@@ -56,10 +57,11 @@ auto start_one_shot(Call call, Items&& items, const option_values& v, int error_
     return map_range<V>(std::move(stepper));
 }
 
-// Starts a map on a pool's workers (no fork).
+// Starts a map on a pool's workers (no fork). in_process: the pool runs its
+// maps in this process.
 template <class Item, class R, bool ReturnMode, bool Indexed, class Items>
 auto start_on_pool(pm_pool* pool, work_base* work, Items&& items, const option_values& v,
-                   int error_mode) {
+                   int error_mode, bool in_process) {
     using V = yielded_t<R, ReturnMode, Indexed>;
 
     auto stepper = make_stepper<Item, R, ReturnMode, Indexed>(std::forward<Items>(items), v);
@@ -69,7 +71,7 @@ auto start_on_pool(pm_pool* pool, work_base* work, Items&& items, const option_v
     // Set before the map starts, restored if it does not: a refused map
     // (PM_ESTATE) must not change the mode of the map that is running.
     const bool kept = work->keeps_exceptions();
-    work->keep_exceptions(error_mode == PM_ERRORS_INLINE);
+    work->keep_exceptions(in_process);
     pm_map* raw = nullptr;
     const int status = pm_pool_map(&raw, pool, opts.get(), in);
     if (status != PM_OK)

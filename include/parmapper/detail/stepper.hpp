@@ -105,7 +105,7 @@ public:
     }
 
     // Takes charge of the started map. work stays valid while the map lives;
-    // its keep_exceptions() must already match error_mode.
+    // its keep_exceptions() must already say whether the map is in-process.
     void start(unique_map map, work_base* work, int error_mode) {
         map_ = std::move(map);
         work_ = work;
@@ -155,16 +155,15 @@ public:
         }
         std::string message = pm_map_error(map_.get());
         if (status == PM_EITEM) {
-            if (error_mode_ == PM_ERRORS_INLINE) {
-                std::exception_ptr thrown = work_->take_exception(index);
-                if (thrown) {
-                    stop();
-                    std::rethrow_exception(thrown);
-                }
+            // Kept only when the item ran in this process.
+            std::exception_ptr thrown = work_->take_exception(index);
+            if (thrown && error_mode_ == PM_ERRORS_INLINE) {
+                stop();
+                std::rethrow_exception(thrown);
             }
             exception_description d = parse_failure_text(message);
             return item_failed(worker_error(failure::exception, index, std::move(d.type_name),
-                                            std::move(d.message)));
+                                            std::move(d.message), std::move(thrown)));
         }
         if (status == PM_EWORKER || status == PM_ETIMEOUT)
             return item_failed(worker_error(
@@ -190,13 +189,15 @@ private:
     value_type* item_failed(worker_error&& e) {
         if constexpr (ReturnMode) {
             // A map in PM_ERRORS_RETURN goes on after a failed item; a result
-            // that did not decode is failed here in the same way.
-            const uint64_t index = e.index();
-            return yield(index, pm::result<R>(std::move(e)));
-        } else {
-            stop();
-            throw std::move(e);
+            // that did not decode is failed here in the same way. A map that
+            // yields results but runs in another mode (errors::runtime) stops.
+            if (error_mode_ == PM_ERRORS_RETURN) {
+                const uint64_t index = e.index();
+                return yield(index, pm::result<R>(std::move(e)));
+            }
         }
+        stop();
+        throw std::move(e);
     }
 
     // Destroys the map: workers stopped and reaped, feeder joined.

@@ -26,8 +26,9 @@ class work_base {
 public:
     virtual ~work_base() = default;
 
-    // On only while an inline map runs: the trampoline then runs in this
-    // process, where the caller can reach what it keeps.
+    // On only while a map runs in this process (one process, or inline):
+    // the trampoline then runs here, where the caller can reach what it
+    // keeps (to rethrow it, or to hand it on in a worker_error).
     void keep_exceptions(bool on) noexcept { keep_.store(on, std::memory_order_relaxed); }
     bool keeps_exceptions() const noexcept { return keep_.load(std::memory_order_relaxed); }
 

@@ -1,4 +1,7 @@
 // expect: the item type is neither trivially copyable nor serializable with cereal
+// expect-gcc: [with Item = record]
+// expect-clang: check_item_type<record>
+// max-errors: 1
 // Items that are neither trivially copyable nor serializable are rejected.
 #include <parmapper.hpp>
 

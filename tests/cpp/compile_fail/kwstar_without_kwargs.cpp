@@ -1,4 +1,5 @@
 // expect: pm::kwstar needs pm::kwargs(defaults)
+// max-errors: 1
 // kwstar merges overrides into the kwargs struct, which must be given.
 #include <parmapper.hpp>
 

@@ -1,4 +1,7 @@
-// expect: the result type cannot be serialized with cereal
+// expect: the result type is neither trivially copyable nor serializable with cereal
+// expect-gcc: [with R = opaque]
+// expect-clang: check_result_type<opaque>
+// max-errors: 1
 // A result type without serialize() (and not a plain number) is rejected at
 // compile time with the layer's own message.
 #include <parmapper.hpp>

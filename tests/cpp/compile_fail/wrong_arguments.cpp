@@ -1,4 +1,5 @@
 // expect: the function cannot be called with the arguments its argument mode gives
+// max-errors: 1
 // pm::star with a function of the wrong arity is rejected with a message that
 // explains the argument mode.
 #include <parmapper.hpp>
