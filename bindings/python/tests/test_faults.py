@@ -237,11 +237,9 @@ def test_many_crashing_maps_leave_nothing_behind():
     assert helpers.open_fds() == before and not helpers.children()
 
 
-@pytest.mark.xfail(strict=True, reason="libparmapper 0.3's feeder reads up to 64 chunks of a "
-                   "pull input (bounded by the room and the workers' credit) before it sends "
-                   "any, so a slow source's first item waits for the next 63; see the "
-                   "binding's README, 'Known limits'")
 def test_a_slow_source_gets_each_item_to_a_worker_at_once():
+    # The library sends the items of a pull call before it makes the next
+    # one (it used to read up to 64 chunks first).
     def slow_source():
         for i in range(8):
             if i:
