@@ -702,6 +702,10 @@ static int options_for(pm_options **out, const map_settings *m, int pool_map, ch
         rc |= pm_options_set_processes(o, m->processes);
         rc |= pm_options_set_threads(o, m->threads);
         rc |= pm_options_set_daemon(o, m->daemon);
+        /* Fork, whatever PARMAPPER_START says: an exec'd worker would be a
+         * new run of python3 with the script's arguments, and the chunk
+         * function, in this shared object, cannot be found by name there. */
+        rc |= pm_options_set_start_method(o, PM_START_FORK);
         rc |= pm_options_set_fork_hooks(o, hook_prepare, hook_parent, hook_child, hook_kind(0));
         rc |= pm_options_set_thread_hooks(o, thread_start, thread_stop, NULL);
     }

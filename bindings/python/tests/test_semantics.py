@@ -422,3 +422,18 @@ def test_result_that_cannot_be_unpickled_names_the_item():
         list(parmapper.parmap(lambda x: BreaksInTheParent() if x == 3 else x, range(6), N=2))
     assert info.value.seq_index == 3
     assert any("could not be unpickled" in n for n in info.value.__notes__)
+
+
+def test_workers_fork_whatever_parmapper_start_says(monkeypatch):
+    # PARMAPPER_START=exec chooses the library's exec mode for programs that
+    # did not choose; the binding always forks (its work function lives in
+    # the extension and a worker must inherit the callable).
+    monkeypatch.setenv("PARMAPPER_START", "exec")
+    proc = helpers.run_script("""
+        import parmapper
+        local = [10, 20, 30]
+        print(list(parmapper.parmap(lambda i: local[i], range(3), N=2)))
+        with parmapper.Pool(lambda x: -x, N=2) as pool:
+            print(list(pool.map(iter(range(3)))))
+    """)
+    assert proc.stdout.split("\n")[:2] == ["[10, 20, 30]", "[0, -1, -2]"]
