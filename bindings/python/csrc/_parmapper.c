@@ -70,6 +70,12 @@ enum { WHERE_FUN = 0, WHERE_ARGS = 1 };
  * can release it while it waits for the import lock) could deadlock. */
 static PyThread_type_lock g_fork_lock;
 
+/* Crossings from the library into Python, for the tests (each is counted
+ * with the GIL held): chunk work calls in this process, pull calls of its
+ * feeder, result steps (pm_map_next_batch calls) of its iterators. A forked
+ * process starts with its parent's counts. */
+static unsigned long long g_chunk_calls, g_pull_calls, g_batch_calls;
+
 /* Bumped in the child of every fork (pthread_atfork), the library's and the
  * program's own: a map object compares it with the value it was started
  * with to tell a copy inherited by a fork, without a getpid() per step. */
@@ -553,6 +559,7 @@ static int chunk_fn(uint64_t first, size_t count, const void *const *items, cons
                     pm_sink *out, void *user_data) {
     work_spec *s = user_data;
     PyGILState_STATE gil = PyGILState_Ensure();
+    g_chunk_calls++;
     for (size_t i = 0; i < count; i++) {
         PyObject *arg = s->seq ? seq_item(s, first + i) : decode(items[i], lens[i]);
         if (!arg) {
@@ -624,6 +631,7 @@ static int pull_fn(pm_feed *feed, void *user_data) {
     pull_input *in = user_data;
     int rc = PM_OK;
     PyGILState_STATE gil = PyGILState_Ensure();
+    g_pull_calls++;
     if (in->stop || !in->iter) {
         PyGILState_Release(gil);
         return PM_DONE;
@@ -1147,10 +1155,12 @@ static int map_fetch(MapObject *self) {
     /* Results that are ready already are taken without giving up the GIL:
      * getting it back can take a switch interval (5 ms) when another
      * thread runs Python code. */
+    g_batch_calls++;
     int rc = pm_map_next_batch(self->map, self->batch_max, 0, self->indices, self->statuses,
                                self->data, self->lens, &n);
     while (rc == PM_EAGAIN) {
         pm_map *m = self->map;
+        g_batch_calls++;
         Py_BEGIN_ALLOW_THREADS
         rc = pm_map_next_batch(m, self->batch_max, WAIT_SLICE_MS, self->indices, self->statuses,
                                self->data, self->lens, &n);
@@ -1660,6 +1670,12 @@ static PyObject *mod_codec_roundtrip(PyObject *mod, PyObject *o) {
     return Py_BuildValue("(NN)", r, tag);
 }
 
+static PyObject *mod_crossings(PyObject *mod, PyObject *unused) {
+    (void)mod, (void)unused;
+    return Py_BuildValue("{sKsKsK}", "chunk_calls", g_chunk_calls, "pull_calls", g_pull_calls,
+                         "batch_calls", g_batch_calls);
+}
+
 static PyObject *mod_library_version(PyObject *mod, PyObject *unused) {
     (void)mod, (void)unused;
     return PyUnicode_FromString(pm_version_string());
@@ -1670,6 +1686,8 @@ static PyMethodDef module_methods[] = {
      "Hand the Python helpers to the C half (called once by parmapper/__init__.py)."},
     {"_codec_roundtrip", (PyCFunction)mod_codec_roundtrip, METH_O,
      "(decoded copy, tag) of an object through the item/result codec."},
+    {"_crossings", (PyCFunction)mod_crossings, METH_NOARGS,
+     "Counts of the library's calls into Python in this process, for the tests."},
     {"library_version", (PyCFunction)mod_library_version, METH_NOARGS,
      "The version of the libparmapper that is loaded."},
     {NULL}};

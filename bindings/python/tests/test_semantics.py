@@ -437,3 +437,24 @@ def test_workers_fork_whatever_parmapper_start_says(monkeypatch):
             print(list(pool.map(iter(range(3)))))
     """)
     assert proc.stdout.split("\n")[:2] == ["[10, 20, 30]", "[0, -1, -2]"]
+
+
+@pytest.mark.parametrize("chunksize", [1000, None])
+def test_a_trivial_map_crosses_into_python_per_chunk_not_per_item(chunksize):
+    # The 0.2 ctypes client paid one crossing per item on each side; the
+    # counters count the library's calls into the extension (a worker
+    # inherits the parent's counts, hence the baseline).
+    c = parmapper._parmapper
+    n = 20000
+    before = c._crossings()
+    seen = list(parmapper.parmap(lambda x: c._crossings()["chunk_calls"], range(n), N=2,
+                                 chunksize=chunksize))
+    after = c._crossings()
+    assert len(seen) == n
+    assert max(seen) - before["chunk_calls"] <= n // 200, "chunk calls in one worker"
+    assert after["batch_calls"] - before["batch_calls"] <= n // 100, "result steps"
+    before = c._crossings()
+    assert sum(parmapper.parmap(abs, iter(range(n)), N=2, chunksize=chunksize)) == n * (n - 1) // 2
+    after = c._crossings()
+    assert after["pull_calls"] - before["pull_calls"] <= n // 200, "feeder pulls"
+    assert after["batch_calls"] - before["batch_calls"] <= n // 100, "result steps"
