@@ -7,17 +7,22 @@
 # 1. installs the Debian packages it needs with apt-get (skipped when all are
 #    installed, as scripts/deps.sh does; PM_DEPS_ALWAYS=1 forces it,
 #    PM_SKIP_DEPS=1 skips it);
-# 2. builds the extension in the tree against PREFIX through pkg-config and
-#    runs the whole suite (tests/) with Debian's /usr/bin/python3 and pytest;
-# 3. runs `pip install ./bindings/python` into a venv made with
-#    `python3 -m venv --system-site-packages` (numpy, tqdm, setuptools come
-#    from Debian; no index is used) and runs tests/test_installed.py and the
-#    README examples against that installed copy.
+# 2. builds the extension from scratch in the tree against PREFIX through
+#    pkg-config and runs the whole suite (tests/) with Debian's
+#    /usr/bin/python3 and pytest;
+# 3. runs `pip install ./bindings/python` (again from scratch) into a venv
+#    made with `python3 -m venv --system-site-packages` (numpy, tqdm,
+#    setuptools come from Debian; no index is used) and runs
+#    tests/test_installed.py and the README examples against that copy.
 #
-# The last line is always `python binding: N passed, N failed, N skipped`
-# (a step that fails before its tests run counts as one failure); the exit
-# status is nonzero if anything failed. Env: PYTHON_BINDING_PYTEST_ARGS adds
-# pytest arguments (e.g. -k pool) to step 2.
+# stdout gets a few lines per step (and the failed tests' names); the whole
+# output of every step goes to the log, build-python/run_tests.log at the top
+# of the repo (git-ignored, made anew each run), with the objects and the
+# venv. The last line is always `python binding: N passed, N failed, N
+# skipped` (a step that fails before its tests run counts as one failure);
+# the exit status is nonzero if anything failed. Env:
+# PYTHON_BINDING_PYTEST_ARGS adds pytest arguments (e.g. -k pool) to step 2;
+# PYTHON_BINDING_WORK moves the folder of the log.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,10 +30,14 @@ repo="$(cd "$here/../.." && pwd)"
 python=/usr/bin/python3  # Debian's interpreter, whatever else is on PATH
 
 passed=0 failed=0 skipped=0
+log=""
 summary() {
-  echo "python binding: $passed passed, $failed failed, $skipped skipped"
+  local line="python binding: $passed passed, $failed failed, $skipped skipped"
+  [[ -n "$log" ]] && echo "$line" >> "$log"
+  echo "$line"
 }
 fail_step() {
+  [[ -n "$log" ]] && echo "python binding: $1" >> "$log"
   echo "python binding: $1" >&2
   failed=$((failed + 1))
 }
@@ -43,6 +52,13 @@ if [[ $# -ne 1 ]]; then
   finish
 fi
 prefix="$(cd "$1" 2>/dev/null && pwd)" || { fail_step "PREFIX $1 does not exist"; finish; }
+
+# The log, the build objects and the venv: made anew, kept after the run.
+work="${PYTHON_BINDING_WORK:-$repo/build-python}"
+rm -rf "$work" && mkdir -p "$work" || { fail_step "cannot make $work"; finish; }
+log="$work/run_tests.log"
+: > "$log"
+echo "log: $log"
 
 # --- 1. packages
 py_packages=(python3 python3-dev python3-venv python3-setuptools python3-wheel python3-pytest
@@ -69,12 +85,16 @@ install_packages() {
   "${as_root[@]}" apt-get update -q &&
     "${as_root[@]}" apt-get install -y -q --no-install-recommends "${py_packages[@]}"
 }
-install_packages > /tmp/parmapper-python-deps.log 2>&1 || {
-  tail -n 30 /tmp/parmapper-python-deps.log
+echo "--- deps" >> "$log"
+install_packages > "$work/deps.log" 2>&1
+deps_rc=$?
+cat "$work/deps.log" >> "$log"
+if [[ $deps_rc -ne 0 ]]; then
+  tail -n 30 "$work/deps.log"
   fail_step "installing the Debian packages failed"
   finish
-}
-tail -n 1 /tmp/parmapper-python-deps.log
+fi
+tail -n 1 "$work/deps.log"
 
 # --- the library in PREFIX
 pc="$(find "$prefix" -name parmapper.pc -path '*pkgconfig*' 2>/dev/null | head -n 1)"
@@ -82,10 +102,8 @@ pc="$(find "$prefix" -name parmapper.pc -path '*pkgconfig*' 2>/dev/null | head -
 export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 libdir="$(pkg-config --variable=libdir parmapper)"
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-echo "libparmapper $(pkg-config --modversion parmapper) in $libdir; $("$python" --version)"
-
-work="$(mktemp -d /tmp/parmapper-python.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+echo "libparmapper $(pkg-config --modversion parmapper) in $libdir; $("$python" --version)" |
+  tee -a "$log"
 
 # Adds the counts of a junit XML file to the totals.
 count_junit() {
@@ -109,13 +127,19 @@ EOF
 # pytest exits 5 when it collects nothing: that is a failure here too; a
 # run stopped by the timeout (124, 137) or killed by a signal too.
 run_pytest() {
-  local xml="$1" rc
+  local xml="$1" rc out
   shift
+  out="$xml.out"
   # no:faulthandler: the crash tests' workers would print Python's fatal
   # error report; conftest.py sets a watchdog of its own instead.
   timeout -k 10 1200 "$@" -p no:cacheprovider -p no:faulthandler --junitxml="$xml" \
-    -o junit_family=xunit2
+    -o junit_family=xunit2 > "$out" 2>&1
   rc=$?
+  cat "$out" >> "$log"
+  # stdout: the failed tests' names and pytest's closing line.
+  grep -E '^(FAILED|ERROR) ' "$out"
+  grep -E '^=*.* (passed|failed|error|errors|skipped|deselected|no tests ran).* in [0-9.]+s' \
+    "$out" | tail -n 1 | sed -e 's/^=* *//' -e 's/ *=*$//' -e 's/^/pytest: /'
   if [[ -s "$xml" ]]; then
     count_junit "$xml"
   fi
@@ -127,25 +151,33 @@ run_pytest() {
 }
 
 # --- 2. in-tree build and the whole suite
-echo "--- build (in the tree)"
-if (cd "$here" && "$python" setup.py -q build_ext --inplace --build-temp "$work/build-temp") \
-    > "$work/build.log" 2>&1; then
+echo "--- build (in the tree)" | tee -a "$log"
+# From scratch: no object or extension of an earlier build (perhaps against
+# another PREFIX) is reused.
+rm -f "$here"/parmapper/_parmapper*.so
+if (cd "$here" && "$python" setup.py -q build_ext --inplace --force \
+      --build-temp "$work/build-temp") > "$work/build.log" 2>&1; then
+  cat "$work/build.log" >> "$log"
   echo "build: ok"
-  echo "--- tests (in the tree)"
+  echo "--- tests (in the tree)" | tee -a "$log"
   # shellcheck disable=SC2086
   run_pytest "$work/tree.xml" "$python" -m pytest -q -rfE "$here/tests" \
     ${PYTHON_BINDING_PYTEST_ARGS:-}
 else
-  cat "$work/build.log"
+  cat "$work/build.log" >> "$log"
+  tail -n 40 "$work/build.log"
   fail_step "building the extension failed"
 fi
 
 # --- 3. pip install into a venv, and the installed copy's tests
-echo "--- pip install ./bindings/python into a venv (--system-site-packages)"
+echo "--- pip install ./bindings/python into a venv (--system-site-packages)" | tee -a "$log"
 venv="$work/venv"
+# pip builds in the tree: drop what an earlier pip install left there.
+rm -rf "$here/build" "$here"/*.egg-info
 if "$python" -m venv --system-site-packages "$venv" > "$work/venv.log" 2>&1 &&
-   (cd "$repo" && "$venv/bin/python" -m pip install --no-build-isolation --no-index \
+   (cd "$repo" && "$venv/bin/python" -m pip install --isolated --no-build-isolation --no-index \
       --no-deps --disable-pip-version-check ./bindings/python) >> "$work/venv.log" 2>&1; then
+  cat "$work/venv.log" >> "$log"
   echo "pip install: ok ($(grep -o 'Successfully installed.*' "$work/venv.log"))"
   mkdir -p "$work/elsewhere"
   # From a folder without the tree, so that the installed copy is imported.
@@ -153,6 +185,7 @@ if "$python" -m venv --system-site-packages "$venv" > "$work/venv.log" 2>&1 &&
     "$venv/bin/python" -m pytest -q -rfE "$here/tests/test_installed.py" \
     "$here/tests/test_readme_examples.py"
 else
+  cat "$work/venv.log" >> "$log"
   tail -n 40 "$work/venv.log"
   fail_step "pip install into a venv failed"
 fi
