@@ -329,6 +329,10 @@ def test_python_stdout_is_not_printed_twice_and_workers_output_arrives():
     assert proc.stderr.count("err-before") == 1
     for x in range(4):
         assert proc.stdout.count("worker says %d" % x) == 1
+    # Nothing else: the library and the binding print nothing of their own.
+    lines = proc.stdout.replace("before the map", "").split("\n")
+    assert sorted(filter(None, lines)) == ["worker says %d" % x for x in range(4)]
+    assert proc.stderr == "err-before "
 
 
 def test_items_of_an_iterator_are_pickled_results_any_picklable():
