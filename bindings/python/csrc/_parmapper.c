@@ -757,6 +757,9 @@ typedef struct {
     work_spec *spec;
     PyObject *call;
     PyObject *weakrefs;
+    /* The pool keeps its options' error buffer (for pm_pool_map() calls
+     * without options, which we never make), so it lives as long as it. */
+    char errbuf[512];
 } PoolObject;
 
 static PyTypeObject Pool_Type;
@@ -793,9 +796,10 @@ static int Pool_init(PoolObject *self, PyObject *args, PyObject *kw) {
     Py_INCREF(call);
     Py_XSETREF(self->call, call);
     map_settings m = {processes, threads, 0, 1, daemon, 0, -1, 0, 0, 0};
-    char errbuf[512] = "";
+    char *errbuf = self->errbuf;
+    errbuf[0] = '\0';
     pm_options *opts;
-    if (options_for(&opts, &m, 0, errbuf, sizeof errbuf) < 0)
+    if (options_for(&opts, &m, 0, errbuf, sizeof self->errbuf) < 0)
         return -1;
     flush_stdio();
     fork_lock_acquire();
