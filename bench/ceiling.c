@@ -691,22 +691,36 @@ int ceil_fork_cost(unsigned n, double *start, double *stop)
     pid_t *pids = calloc(n ? n : 1, sizeof *pids);
     unsigned i;
     double t0, t1;
-    int rc = 0;
+    int p[2], rc = 0;
 
     if (!pids)
         return -1;
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        free(pids);
+        return -1;
+    }
     fflush(NULL);
+    /* The children wait for end of file on p: a child that exited at once
+     * would tear down its copy of a big parent's page tables during the
+     * next fork, and the forks' figure would pay for exits as well. */
     t0 = ceil_now();
     for (i = 0; i < n; i++) {
         pids[i] = fork();
-        if (pids[i] == 0)
+        if (pids[i] == 0) {
+            char c;
+            close(p[1]);
+            while (read(p[0], &c, 1) < 0 && errno == EINTR)
+                ;
             _exit(0);
+        }
         if (pids[i] < 0) {
             rc = -1;
             break;
         }
     }
     t1 = ceil_now();
+    close(p[1]);
+    close(p[0]);
     for (i = 0; i < n; i++) {
         int status;
         if (pids[i] <= 0)

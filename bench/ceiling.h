@@ -68,9 +68,9 @@ double ceil_pipe_seconds(size_t total, size_t block, size_t pipe_size);
  * buffers (cache-warm, as a pipe's reader sees a block). Returns seconds. */
 double ceil_memcpy_seconds(size_t total, size_t block);
 
-/* The forks' own cost: fork n children that _exit(0) at once; *start gets
- * the seconds of the n fork() calls, *stop the seconds to reap them all.
- * Returns 0 or -1. */
+/* The forks' own cost: fork n children that wait for end of file on a
+ * pipe; *start gets the seconds of the n fork() calls, *stop the seconds
+ * from closing the pipe to having reaped them all. Returns 0 or -1. */
 int ceil_fork_cost(unsigned n, double *start, double *stop);
 
 /* Start and stop of the hand-written pool with n idle workers: *start is

@@ -946,7 +946,7 @@ static void w4_start(void)
             size_t first;
             int forks;
             snprintf(wb, sizeof wb, "%u", C.start_workers[w]);
-            r = row_add(t, -1, K_FORKS, parent, wb, "fork() + _exit(0) + waitpid() (the forks)",
+            r = row_add(t, -1, K_FORKS, parent, wb, "fork() and waitpid() alone (the forks)",
                         NULL);
             cmd_c(r, "start", "forks");
             r->ceiling = 1;
@@ -1007,9 +1007,10 @@ static void w4_start(void)
         snprintf(note, sizeof note,
                  "Median of %u start-stop cycles per run. Start: until the pool exists "
                  "(`pm_pool_create()` returns, the forks are made); stop: until every worker "
-                 "is reaped. \"The forks\": N fork() calls of children that `_exit(0)` at once, "
-                 "then N waitpid(). The touched parent wrote every page of a malloc'd block "
-                 "(4 KiB pages: transparent huge pages only on madvise here).",
+                 "is reaped. \"The forks\": N fork() calls of children that wait for end of file "
+                 "on a pipe; stop closes it and reaps them. The touched parent wrote every page "
+                 "of a malloc'd block (4 KiB pages: transparent huge pages only on madvise "
+                 "here).",
                  C.start_cycles);
         table_end(t, note);
     }
