@@ -873,6 +873,11 @@ int child_main(int argc, char **argv)
         return 2;
     }
 
+    /* exec=1: the library's maps and pools start their workers by exec
+     * (set before any of them, while this process has one thread). */
+    if (bench_arg_u64(&args, "exec", 0))
+        setenv("PARMAPPER_START", "exec", 1);
+
     /* The warm-up: the same way over a few items (workload start warms up
      * itself: it times several cycles). Its results are checked too. The
      * smoke run skips it (warm=0). */

@@ -641,6 +641,19 @@ static void w1_trivial(void)
                     arg(r, "input=%s", in == IN_ARRAY ? "array" : "pull");
                     arg(r, "ordered=%d", o);
                 }
+        /* Exec-mode workers (issue 10): the same transport, so the same
+         * cost per item is expected, but array items travel as bytes. */
+        for (in = IN_ARRAY; in <= IN_PULL; in++) {
+            r = row_add(t, batched[1], K_OTHER, nb, "libparmapper C API, exec-mode workers", "auto",
+                        in == IN_ARRAY ? "array" : "pull", "ordered", NULL);
+            cmd_c(r, "trivial", "capi");
+            arg(r, "n=%" PRIu64, n);
+            arg(r, "p=%u", C.processes);
+            arg(r, "chunk=0");
+            arg(r, "input=%s", in == IN_ARRAY ? "array" : "pull");
+            arg(r, "ordered=1");
+            arg(r, "exec=1");
+        }
         for (o = 1; o >= 0; o--) {
             r = row_add(t, batched[o], K_PY, nb, o ? "Python Pool.imap" : "Python Pool.imap_unordered",
                         "1,000", "range", order_name(o), NULL);
@@ -957,6 +970,10 @@ static void w4_start(void)
             r = row_add(t, forks, K_CAPI, parent, wb, "libparmapper C API pool", NULL);
             cmd_c(r, "start", "capi");
             r->order = m;
+            r = row_add(t, forks, K_OTHER, parent, wb, "libparmapper C API pool, exec-mode workers",
+                        NULL);
+            cmd_c(r, "start", "capi");
+            arg(r, "exec=1");
             r = row_add(t, forks, K_CPP, parent, wb, "libparmapper C++ layer pool", NULL);
             cmd_cpp(r, "start");
             r = row_add(t, forks, K_PY, parent, wb, "Python Pool()", NULL);
@@ -1461,6 +1478,8 @@ int main(int argc, char **argv)
     static char self[4096];
     ssize_t n;
 
+    /* First: the exec-mode rows' workers are runs of this program. */
+    pm_worker_serve(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return child_main(argc - 2, argv + 2);
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Set up and run the test suite: install the Debian packages, configure the
 # build directory (warnings are errors, tests required), compile, run
-# `meson test`. Run from anywhere; works on a fresh Debian 12 as root.
+# `meson test`, then the Go, Rust and Python bindings' tests against the
+# library installed in a scratch prefix (scripts/test_bindings.sh). Run from
+# anywhere; works on a fresh Debian 12 as root.
 #
-# Env: BUILD_DIR (default: build, relative to the repo root).
-# Extra arguments go to `meson test` (e.g. a suite name, --repeat 10).
+# Env: BUILD_DIR (default: build, relative to the repo root);
+# PM_SKIP_BINDINGS=1 runs the library's own tests only.
+# Extra arguments go to `meson test` (e.g. a suite name, --repeat 10), and
+# then only the library's tests run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +36,25 @@ if [[ -f "$log" ]]; then
   skipped=$(grep -c '"result": "SKIP"' "$log" || true)
   failed=$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
 fi
+echo "library tests: $passed passed, $failed failed, $skipped skipped"
+
+# The bindings, each counted by its own test runner.
+if [[ "${PM_SKIP_BINDINGS:-0}" != 1 && $# -eq 0 ]]; then
+  bindings_log="$BUILD_DIR/test-bindings.log"
+  brc=0
+  BUILD_DIR="$BUILD_DIR" bash scripts/test_bindings.sh 2>&1 | tee "$bindings_log" || brc=$?
+  [[ $brc -ne 0 ]] && status=1
+  line="$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$bindings_log" | tail -n 1 || true)"
+  if [[ "$line" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+    skipped=$((skipped + BASH_REMATCH[3]))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
+
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [[ $status -eq 0 && $passed -eq 0 ]]; then
   echo "tests: no test ran" >&2

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Build and install libparmapper into a scratch prefix, then run the test
+# script of each language binding against it: bindings/<lang>/run_tests.sh
+# PREFIX, which installs its own toolchain (Debian's go, cargo, python3) and
+# prints as its last line "<lang> binding: N passed, N failed, N skipped".
+# Works on a fresh Debian 12 as root. (Julia is not installable on Debian
+# 12: bindings/julia gets a static check of its ccalls only; see its
+# README.)
+#
+# Each binding's own output goes to a log under $BUILD_DIR/bindings/; this
+# prints that last line for each, and, last, the sum:
+#   bindings: N passed, N failed, N skipped
+# Exits nonzero if any binding failed or reported no test.
+#
+# Env: BUILD_DIR (default: build); PM_BINDINGS (default: "go rust python").
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+pm_install_deps
+
+BUILD_DIR="${BUILD_DIR:-build}"
+out="$PWD/$BUILD_DIR/bindings"
+prefix="$out/prefix"
+rm -rf "$out"
+mkdir -p "$out"
+
+# A library of its own, in the prefix the bindings find it in (pkg-config).
+if ! { meson setup "$out/lib-build" --prefix "$prefix" --libdir lib --buildtype=release \
+         -Dtests=disabled -Dexamples=false -Dbench=false &&
+       meson compile -C "$out/lib-build" &&
+       meson install -C "$out/lib-build" --quiet; } > "$out/library.log" 2>&1; then
+  tail -n 40 "$out/library.log"
+  echo "bindings: the library did not build (log: $out/library.log)"
+  echo "bindings: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+passed=0 failed=0 skipped=0 status=0
+for lang in ${PM_BINDINGS:-go rust python}; do
+  log="$out/$lang.log"
+  rc=0
+  bash "bindings/$lang/run_tests.sh" "$prefix" > "$log" 2>&1 || rc=$?
+  last="$(tail -n 1 "$log")"
+  if [[ "$last" =~ ^$lang\ binding:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+    p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[3]}
+  else
+    p=0 f=1 s=0  # no count: it broke before its tests ran
+    last="$lang binding: no test count (exit $rc)"
+  fi
+  if [[ $rc -ne 0 || $f -ne 0 || $p -eq 0 ]]; then
+    tail -n 60 "$log"
+    status=1
+    [[ $f -eq 0 ]] && f=1
+  fi
+  echo "$last (log: $log)"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done
+# Julia cannot be installed here: its module is checked against the header
+# and the installed library without running it (not counted as tests).
+if /usr/bin/python3 bindings/julia/check_static.py "$prefix" > "$out/julia.log" 2>&1; then
+  echo "julia binding: static check of every ccall passed, no Julia run (log: $out/julia.log)"
+else
+  tail -n 40 "$out/julia.log"
+  echo "julia binding: static check FAILED (log: $out/julia.log)"
+  failed=$((failed + 1)) status=1
+fi
+echo "bindings: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
