@@ -60,7 +60,8 @@ for w in "${what[@]}"; do
       # times faster than at -O2 under ASan, which keeps CI within its time.
       meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
         -Dcpp_args=-fno-sanitize=vptr \
-        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true > /dev/null
+        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true > /tmp/parmapper-setup-asan.log 2>&1 ||
+        { cat /tmp/parmapper-setup-asan.log; exit 1; }
       run_suite "asan+ubsan" build-asan env \
         ASAN_OPTIONS="$no_handlers:detect_leaks=1:abort_on_error=0" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
@@ -73,7 +74,8 @@ for w in "${what[@]}"; do
       # header-only over the C API, whose threads (the engine's) the C API
       # and fault suites exercise here; this keeps CI within its time.
       meson setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false \
-        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true -Dcxx_layer=disabled > /dev/null
+        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true -Dcxx_layer=disabled \
+        > /tmp/parmapper-setup-tsan.log 2>&1 || { cat /tmp/parmapper-setup-tsan.log; exit 1; }
       # die_after_fork=0: some tests fork from a multithreaded parent (that
       # is what the library supports); TSan only warns about it.
       run_suite "tsan" build-tsan env \
@@ -83,7 +85,7 @@ for w in "${what[@]}"; do
       ;;
     valgrind)
       BUILD_DIR="${BUILD_DIR:-build}"
-      [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]] || meson setup "$BUILD_DIR" > /dev/null
+      [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]] || meson setup "$BUILD_DIR" > /dev/null 2>&1
       meson compile -C "$BUILD_DIR" tests/c99/c99_consumer > /dev/null
       logs="$BUILD_DIR/valgrind"
       rm -rf "$logs" && mkdir -p "$logs"
