@@ -6,7 +6,7 @@
 # hand-written fork+pipe pool (the ceiling), Python's Pool.imap, and
 # libparmapper through the C API and the C++ layer, then the targets of
 # issue 11 met or missed. Progress lines go to stderr. The full run takes
-# about an hour on a 2-core machine; --quick a few minutes. Run from
+# about 20 minutes on a quiet 2-core machine; --quick a few minutes. Run from
 # anywhere; works on a fresh Debian 12 as root (packages via apt-get).
 #
 # Usage: bash scripts/bench.sh [--quick] [pmbench options]
