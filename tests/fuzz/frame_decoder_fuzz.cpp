@@ -145,6 +145,25 @@ bool decode_frame(frame_reader& reader) {
     case frame_type::stop:
         FUZZ_REQUIRE(h.count == 0 && h.payload_len == 0);
         break;
+    case frame_type::range: {
+        // Index ranges over an input the worker inherited (one-shot array
+        // maps): every item the view names must lie inside that input.
+        static const uint64_t records[64] = {};
+        inherited_input input;
+        input.shape = inherited_input::kind::array;
+        input.base = reinterpret_cast<const char*>(records);
+        input.record_size = sizeof records[0];
+        input.count = 64;
+        FUZZ_REQUIRE(h.payload_len == 0);
+        task_view view;
+        if (!decode_range(h, input, &view).empty())
+            return false;
+        FUZZ_REQUIRE(view.count == h.count && view.first_index == h.first_index);
+        FUZZ_REQUIRE(view.first_index + view.count <= input.count);
+        if (view.count)
+            seen ^= touch(view.bytes, size_t(view.count) * view.record_size);
+        break;
+    }
     default:
         FUZZ_REQUIRE(false && "check_header let an unknown type through");
     }
