@@ -534,6 +534,7 @@ private:
                 return;
             }
             s.generation = w.generation;
+            s.link = w.link;
             s.usable = true;
             s.broken = false;
             s.retiring = false;

@@ -322,7 +322,12 @@ private:
         std::shared_ptr<channel> link;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
-            link = st_.pool->workers()[target]->link;
+            const worker_schedule& s = st_.sched[target];
+            // Replaced since the plan: the chunks went with the lost worker
+            // (the collector settled them), its successor must not get them.
+            if (s.generation != generation)
+                return;
+            link = s.link;
         }
         bool ok = link->send(iov_.data(), static_cast<int>(iov_.size()), st_.feeder_wake.get(),
                              [this, target, generation] {

@@ -254,6 +254,7 @@ pool_map_state::pool_map_state(std::shared_ptr<worker_pool> p, bool owns_pool,
     for (size_t i = 0; i < sched.size(); ++i) {
         sched[i].usable = pool->workers()[i]->alive;
         sched[i].generation = pool->workers()[i]->generation;
+        sched[i].link = pool->workers()[i]->link;
         sched[i].last_result_ns = now;
     }
 }

@@ -53,6 +53,9 @@ struct worker_schedule {
     uint64_t held_items = 0;       // their items not yet answered
     uint64_t items_sent = 0;       // to this worker (this incarnation), for recycling
     uint64_t generation = 0;       // the worker's; a replacement bumps it
+    // The worker's channel, published here for the feeder: the collector
+    // replaces the worker's own (worker::link) outside the mutex.
+    std::shared_ptr<channel> link;
     bool usable = true;            // alive, and its channel works
     bool broken = false;           // the feeder saw its channel fail
     bool retiring = false;         // recycled: no new chunks, stop when idle
