@@ -1,6 +1,7 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -107,10 +108,6 @@ map_settings resolved(const map_settings& s) {
 }
 
 }  // namespace
-
-struct pm_options {
-    map_settings settings;
-};
 
 struct pm_input {
     explicit pm_input(pm::core::input_source&& s) : source(std::move(s)) {}
@@ -1022,6 +1019,55 @@ int pm_pool_create_named(pm_pool** out, const pm_options* opts, const char* work
     }
     return create_pool(out, opts, nullptr, nullptr, nullptr, nullptr, "pm_pool_create_named",
                        work_name);
+}
+
+int pm_pool_create_streams(pm_pool** out, const pm_options* opts, size_t count,
+                           const int* task_fds, const int* result_fds, pm_destroy_fn destroy,
+                           void* user_data) {
+    if (out)
+        *out = nullptr;
+    // The descriptors are ours from here on, whatever happens.
+    std::vector<pm::core::unique_fd> tasks, results;
+    for (size_t i = 0; task_fds && result_fds && i < count; ++i) {
+        tasks.emplace_back(task_fds[i]);
+        results.emplace_back(result_fds[i]);
+    }
+    return report_to_buffer(opts, guard([&]() -> int {
+        auto owner = own_user_data(user_data, destroy);
+        if (!out || !task_fds || !result_fds || count == 0)
+            return fail(PM_EINVAL, "pm_pool_create_streams: out or a descriptor array is NULL, "
+                                   "or count is 0");
+        if (count > PM_MAX_PROCESSES)
+            return fail(PM_EINVAL, "pm_pool_create_streams: more than PM_MAX_PROCESSES streams");
+        for (size_t i = 0; i < count; ++i) {
+            if (task_fds[i] < 0 || result_fds[i] < 0 || task_fds[i] == result_fds[i])
+                return fail(PM_EINVAL, ("pm_pool_create_streams: stream " + std::to_string(i) +
+                                        " has a bad pair of descriptors")
+                                           .c_str());
+            tasks[i].reset(pm::core::above_stdio(tasks[i].release()));
+            results[i].reset(pm::core::above_stdio(results[i].release()));
+            for (int fd : {tasks[i].get(), results[i].get()})
+                if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+                    return fail(PM_EINVAL, ("pm_pool_create_streams: descriptor " +
+                                            std::to_string(fd) + " is not open")
+                                               .c_str());
+        }
+        auto core = std::make_shared<pool_core>();
+        core->settings = resolved(opts ? opts->settings : map_settings{});
+        // Each stream runs processes x threads items at once at its far end:
+        // that is the credit the feeder gives it.
+        const uint64_t far =
+            uint64_t(core->settings.processes) * std::max(core->settings.threads, 1u);
+        core->settings.threads = static_cast<uint32_t>(std::min<uint64_t>(far, PM_MAX_THREADS));
+        core->settings.processes = static_cast<uint32_t>(count);
+        if (core->settings.error_mode == PM_ERRORS_INLINE)
+            core->settings.error_mode = PM_ERRORS_RAISE;
+        core->owner = std::move(owner);
+        core->workers = std::make_shared<pm::core::worker_pool>(core->settings, std::move(tasks),
+                                                                std::move(results));
+        *out = new pm_pool{std::move(core)};
+        return PM_OK;
+    }));
 }
 
 /* ---- exec mode ---------------------------------------------------------- */

@@ -5,6 +5,11 @@
 #include "parmapper.h"
 #include "settings.hpp"
 
+// Behind a pm_options handle.
+struct pm_options {
+    pm::core::map_settings settings;
+};
+
 namespace pm::capi {
 
 // Records message as this thread's pm_last_error() and returns status.

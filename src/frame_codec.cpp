@@ -210,6 +210,25 @@ int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct 
 }
 
 
+bool known_result_status(int status) noexcept {
+    switch (status) {
+    case PM_EITEM:
+    case PM_EWORKER:
+    case PM_ETIMEOUT:
+    case PM_EIO:
+    case PM_ESYS:
+    case PM_ENOMEM:
+    case PM_EINTERNAL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+int result_status_for_wire(int status) noexcept {
+    return known_result_status(status) ? status : PM_EWORKER;
+}
+
 // ---- result_chunk --------------------------------------------------------
 
 std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload) {
@@ -230,7 +249,7 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
         // sum <= data_len holds throughout, so this cannot wrap.
         if (e.len > data_len - sum)
             return "result lengths exceed the frame (item " + std::to_string(i) + ")";
-        if (e.status != PM_OK && e.status != PM_EITEM && e.status != PM_EWORKER)
+        if (e.status != PM_OK && !known_result_status(e.status))
             return "result with unknown status " + std::to_string(e.status);
         if (e.status == PM_OK && e.message_len != 0)
             return "result entry with a nonzero reserved field (a message length on a result)";

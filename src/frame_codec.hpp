@@ -48,12 +48,20 @@ static_assert(sizeof(frame_header) == 40, "frame header is 40 bytes on the wire"
 
 struct result_entry {
     uint64_t len;
-    int32_t status;  // PM_OK, PM_EITEM or PM_EWORKER
+    int32_t status;  // PM_OK, or a failure (known_result_status())
     // A failure: the first message_len of its len bytes are the message,
     // the rest its payload. A result: 0 (the reserved field of 0.2).
     uint32_t message_len;
 };
 static_assert(sizeof(result_entry) == 16, "result entry is 16 bytes on the wire");
+
+// The failure statuses a result entry may carry: an item's own (PM_EITEM),
+// and those a pool at the far end of a stream worker reports for an item
+// (a crash, a timeout, a bad frame, a system error there).
+bool known_result_status(int status) noexcept;
+// status as a result entry carries it: a status no entry may carry becomes
+// PM_EWORKER (the far end failed the item).
+int result_status_for_wire(int status) noexcept;
 
 // Largest payload a frame may announce (1 TiB, one chunk's results): a
 // header claiming more is corrupt. A reader never allocates what a header

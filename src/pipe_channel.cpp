@@ -32,6 +32,12 @@ pipe_link pipe_link::create() {
 pipe_channel::pipe_channel(pipe_link& link)
     : task_fd_(std::move(link.tasks.write_end)), result_fd_(std::move(link.results.read_end)) {}
 
+pipe_channel::pipe_channel(unique_fd task_write_end, unique_fd result_read_end)
+    : task_fd_(std::move(task_write_end)), result_fd_(std::move(result_read_end)) {
+    set_nonblocking(task_fd_.get());
+    set_nonblocking(result_fd_.get());
+}
+
 frame_reader::status pipe_channel::read_frame(std::string* problem) {
     return reader_.read(result_fd_.get(), PM_MAX_CHUNK_SIZE, problem);
 }

@@ -19,6 +19,8 @@ class pipe_channel final : public channel {
 public:
     // Takes the parent's ends; the worker's ends stay in the link.
     explicit pipe_channel(pipe_link& link);
+    // Over ends made elsewhere (a stream worker's): made nonblocking here.
+    pipe_channel(unique_fd task_write_end, unique_fd result_read_end);
 
     int task_fd() const noexcept { return task_fd_.get(); }
     int result_fd() const noexcept { return result_fd_.get(); }

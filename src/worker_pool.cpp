@@ -41,15 +41,37 @@ bool wait_exit(int exit_watch, uint64_t deadline_ns) noexcept {
     }
 }
 
+// Reads and drops what fd still brings until its writer closes it, or
+// deadline_ns.
+void drain_until_closed(int fd, uint64_t deadline_ns) noexcept {
+    char sink[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, sink, sizeof sink);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return;
+        if (n > 0)
+            continue;
+        const uint64_t now = monotonic_ns();
+        if (now >= deadline_ns)
+            return;
+        struct pollfd p = {fd, POLLIN, 0};
+        (void)::poll(&p, 1, static_cast<int>((deadline_ns - now) / 1'000'000 + 1));
+    }
+}
+
 }  // namespace
 
 std::string worker::describe() const {
     if (pid > 0)
         return "worker " + std::to_string(id) + " (pid " + std::to_string(pid) + ")";
+    if (stream)
+        return "stream worker " + std::to_string(id);
     return "in-process worker";
 }
 
 std::string worker::how_it_ended() const {
+    if (stream)
+        return "closed its stream";
     if (!is_process())
         return "stopped";
     if (!status_known)
@@ -115,6 +137,19 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
     } catch (...) {
         shutdown(0);
         throw;
+    }
+}
+
+worker_pool::worker_pool(const map_settings& settings, std::vector<unique_fd> task_write_ends,
+                         std::vector<unique_fd> result_read_ends)
+    : threads_(settings.threads) {
+    for (size_t i = 0; i < task_write_ends.size(); ++i) {
+        auto w = std::make_unique<worker>();
+        w->id = static_cast<uint32_t>(i);
+        w->stream = true;
+        w->link = std::make_shared<pipe_channel>(std::move(task_write_ends[i]),
+                                                 std::move(result_read_ends[i]));
+        workers_.push_back(std::move(w));
     }
 }
 
@@ -196,6 +231,11 @@ void worker_pool::shutdown(uint64_t grace_ns) noexcept {
             if (w->alive && !wait_exit(w->exit_watch.get(), deadline))
                 kill(*w);
             retire(*w);
+        } else if (w->stream) {
+            // Its far end finishes what it holds and closes its side: wait
+            // for that (what it still sends is no one's any more).
+            if (w->alive)
+                drain_until_closed(w->link->poll_fd(), deadline);
         } else if (w->thread.joinable()) {
             // The worker thread leaves at the stop frame or when its result
             // pipe is closed under it; it cannot be killed.

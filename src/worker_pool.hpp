@@ -35,6 +35,9 @@ struct worker {
     activity_board board;           // what its threads are running
     int wait_status = 0;            // once reaped, if status_known
     bool status_known = false;
+    // A stream worker: the far end of a pair of descriptors the caller
+    // connected (pm_pool_create_streams()), no process or thread of ours.
+    bool stream = false;
     uint64_t items_done = 0;        // since it started, for recycling
     // Written by a map's collector thread; pm_pool_processes() may read it
     // from the caller's thread meanwhile.
@@ -53,6 +56,11 @@ public:
     // inputs come after the fork). Throws on failure, leaving nothing behind.
     worker_pool(const map_settings& settings, const work_spec& work, bool in_process,
                 const inherited_input& input = {});
+    // Stream workers: one per pair of ends (tasks out, results in), which the
+    // pool owns from here on; each runs up to settings.threads items at once
+    // at its far end. Never replaced.
+    worker_pool(const map_settings& settings, std::vector<unique_fd> task_write_ends,
+                std::vector<unique_fd> result_read_ends);
     ~worker_pool();
     worker_pool(const worker_pool&) = delete;
     worker_pool& operator=(const worker_pool&) = delete;

@@ -169,8 +169,10 @@ typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
  * it is called again soon; it should wait a little, a few milliseconds,
  * before returning PM_EAGAIN, or it is called in a busy loop), or another
  * negative value for an error, with a message from pm_feed_set_error(). The
- * items a call pushes are sent before the next call, so a generator may
- * block waiting for results of the items it gave (since 0.3). */
+ * items pushed up to a PM_EAGAIN are sent before the next call, so a
+ * generator may wait for the results of the items it gave, returning
+ * PM_EAGAIN while it waits (since 0.3); after PM_OK the feeder may call it
+ * again first, to fill its chunk. */
 typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
 
 /* Progress: called on the thread calling pm_map_next() after each delivered
@@ -717,6 +719,52 @@ PM_API uint32_t pm_pool_processes(const pm_pool *pool);
  * the pool is still alive, it stays usable, and the workers are stopped when
  * that map is destroyed. NULL: no-op. Thread-safety: as pm_pool_map. */
 PM_API void pm_pool_destroy(pm_pool *pool);
+
+/* Stream workers (since 0.3): a pool whose workers are the far ends of
+ * byte streams, say pipes to another program, sockets to another machine,
+ * or MPI ranks (libparmapper-mpi is built on these). Stream i is the pair
+ * task_fds[i] (the pool writes task frames there) and result_fds[i] (it
+ * reads result frames there); at the far end, pm_stream_serve() answers
+ * them. The descriptors belong to the pool from this call on, also when it
+ * fails: it makes them close-on-exec, moves them above 2 and makes them
+ * nonblocking (on their open file description). Each stream is given up to
+ * processes x threads of opts items at once (what the far end's pool runs);
+ * opts' other settings are the pool's maps' defaults as for pm_pool_create().
+ * Maps on the pool (pm_pool_map()) are ordinary pool maps in every respect
+ * (order, chunking, the in-flight bound, progress, error modes) but these:
+ * item timeouts, retries and recycling are the far end's (its options); a
+ * crash, abort or timeout there fails that one item with the far end's
+ * message (a PM_EWORKER, PM_ETIMEOUT or PM_EIO entry); a stream that ends
+ * while holding items fails them (PM_EWORKER, "which could not run again")
+ * and is not replaced; array inputs travel as bytes. destroy(user_data) runs
+ * when the pool is freed, after its streams are closed (pm_pool_destroy():
+ * a stop frame, then up to one second for the far end to close its side).
+ * @return PM_OK, PM_EINVAL (out or an array NULL, count 0 or above
+ * PM_MAX_PROCESSES, a negative or closed descriptor), PM_ENOMEM. */
+PM_API int pm_pool_create_streams(pm_pool **out, const pm_options *opts, size_t count,
+                                  const int *task_fds, const int *result_fds,
+                                  pm_destroy_fn destroy, void *user_data);
+
+/* The far end of a stream worker: reads task frames from task_fd and runs
+ * their items with the function registered as work_name
+ * (pm_register_work() or pm_register_chunk_work()) on a local pool made
+ * with opts (processes, threads, start method, item timeout, retries,
+ * recycling, hooks; NULL: defaults), writing their results to result_fd,
+ * each chunk's in order and streamed as they come. Returns once the stream
+ * brings a stop frame or ends and every item it brought is answered; the
+ * two descriptors belong to the call and are closed when it returns. A
+ * crash or timeout of an item in the local pool fails that item only; the
+ * failure's message names the item by the caller's index and starts with
+ * where (NULL or "": nothing), e.g. "rank 3 on node7". SIGPIPE is blocked
+ * on the calling thread while it serves. Thread-safety: any thread; one
+ * call per pair of descriptors.
+ * @return PM_OK; PM_EINVAL (bad descriptors, NULL work_name or a name not
+ * registered), PM_ENOMEM, PM_ESYS (the local pool could not start); PM_EIO
+ * when the stream brought a bad frame or the result stream closed early;
+ * a final failure of the local pool (the items it held are answered with
+ * it first). */
+PM_API int pm_stream_serve(int task_fd, int result_fd, const pm_options *opts,
+                           const char *work_name, const char *where);
 
 /* ------------------------------------------------------------------------ */
 /* Background processes (the Python tool's ReturnProcess): one function run
