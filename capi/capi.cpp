@@ -1,6 +1,7 @@
 // The C boundary: handle types, argument checks, status codes and the
 // exception barrier. Every exported function either returns a status or
 // cannot fail; no C++ exception crosses this file.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -1107,10 +1108,25 @@ int pm_register_worker_hooks(const char* name, pm_worker_init_fn init, pm_worker
     });
 }
 
+namespace {
+
+// Under an MPI launcher (Open MPI's or a PMIx one's environment), the MPI
+// backend, when the program links it, serves on ranks 1.. (parmapper_mpi.h).
+// Looked up at run time so that libparmapper itself never links MPI.
+bool launched_by_mpi() {
+    return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
+           std::getenv("PMI_RANK");
+}
+
+}  // namespace
+
 int pm_worker_serve(int argc, char** argv) {
-    (void)argc;
-    (void)argv;
-    pm::core::serve_if_started_as_worker();
+    pm::core::serve_if_started_as_worker();  // never returns in an exec-mode worker
+    if (launched_by_mpi()) {
+        using serve_fn = int (*)(int, char**);
+        if (auto serve = reinterpret_cast<serve_fn>(::dlsym(RTLD_DEFAULT, "pm_mpi_serve_ranks")))
+            return serve(argc, argv);  // never returns on ranks 1..
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <deque>
@@ -38,6 +39,7 @@ namespace {
 
 constexpr size_t batch_max = 4096;
 constexpr int idle_wait_ms = 5;  // a pull callback's wait before PM_EAGAIN
+constexpr int abandon_check_ms = 100;  // how often a closed stream is looked for
 constexpr size_t runs_remembered = 256;  // popped runs kept to renumber messages
 
 // A chunk as it came: its items are local indices local_first.. of the map.
@@ -58,6 +60,11 @@ struct stream_state {
     std::mutex mutex;
     std::deque<run> runs;      // under mutex: chunks not yet answered in full
     std::deque<run> answered;  // under mutex: the last ones answered
+    // The stream brought its stop frame (or ended): the input is over.
+    std::atomic<bool> input_done{false};
+    // The stream ended without a stop, or closed after it: nobody reads
+    // what is still running, which is then cancelled.
+    std::atomic<bool> abandoned{false};
 };
 
 int pull_tasks(pm_feed* feed, void* user_data) {
@@ -67,8 +74,10 @@ int pull_tasks(pm_feed* feed, void* user_data) {
         switch (st.reader.read(st.task_fd, PM_MAX_CHUNK_SIZE, &problem)) {
         case frame_reader::status::frame: {
             const frame_header h = st.reader.header();
-            if (h.type == static_cast<uint16_t>(frame_type::stop))
+            if (h.type == static_cast<uint16_t>(frame_type::stop)) {
+                st.input_done.store(true);
                 return PM_DONE;
+            }
             pm::core::payload_buffer payload = st.reader.take_payload();
             pm::core::task_view view;
             std::string bad =
@@ -122,6 +131,8 @@ int pull_tasks(pm_feed* feed, void* user_data) {
         case frame_reader::status::closed:
             if (!problem.empty())
                 PM_LOG(warn, "pm_stream_serve: the task stream ended {}", problem);
+            st.abandoned.store(true);
+            st.input_done.store(true);
             return PM_DONE;
         case frame_reader::status::bad:
             pm_feed_set_error(feed, ("the stream brought a bad frame: " + problem).c_str());
@@ -397,10 +408,26 @@ int pm_stream_serve(int task_fd, int result_fd, const pm_options* opts, const ch
         std::vector<size_t> lens(batch_max);
         int final_status = PM_OK;
         std::string final_message;
+        bool cancelled = false;
         for (;;) {
+            if (!cancelled && st.input_done.load() && !st.abandoned.load()) {
+                // After the stop frame: a closed stream means nobody waits.
+                struct pollfd p = {tasks.get(), POLLIN, 0};
+                if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+                    st.abandoned.store(true);
+            }
+            if (!cancelled && st.abandoned.load()) {
+                cancelled = true;
+                pm_map_cancel(map);
+            }
             size_t n = 0;
-            rc = pm_map_next_batch(map, batch_max, -1, indices.data(), statuses.data(),
-                                   data.data(), lens.data(), &n);
+            rc = pm_map_next_batch(map, batch_max, abandon_check_ms, indices.data(),
+                                   statuses.data(), data.data(), lens.data(), &n);
+            if (cancelled) {
+                if (rc == PM_EAGAIN || rc == PM_OK)
+                    continue;
+                break;  // what was running is dropped: nobody reads it
+            }
             const bool failed = is_final_failure(rc);
             const size_t results_here = failed && n > 0 ? n - 1 : n;
             for (size_t i = 0; i < results_here; ++i) {

@@ -16,6 +16,9 @@ pm_packages=(
   libcereal-dev
   libgtest-dev
   abigail-tools     # abidiff: the ABI check against the released versions
+  libopenmpi-dev    # libparmapper-mpi (meson option mpi)
+  openmpi-bin       # mpirun, for its tests
+  procps            # ps, for the MPI test's check that no process is left
 )
 
 pm_install_deps() {

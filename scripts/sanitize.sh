@@ -60,7 +60,7 @@ for w in "${what[@]}"; do
       # times faster than at -O2 under ASan, which keeps CI within its time.
       meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
         -Dcpp_args=-fno-sanitize=vptr \
-        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true > /tmp/parmapper-setup-asan.log 2>&1 ||
+        -Dtests=enabled -Dexamples=false -Dbench=false -Dmpi=disabled -Dwerror=true > /tmp/parmapper-setup-asan.log 2>&1 ||
         { cat /tmp/parmapper-setup-asan.log; exit 1; }
       run_suite "asan+ubsan" build-asan env \
         ASAN_OPTIONS="$no_handlers:detect_leaks=1:abort_on_error=0" \
@@ -74,7 +74,7 @@ for w in "${what[@]}"; do
       # header-only over the C API, whose threads (the engine's) the C API
       # and fault suites exercise here; this keeps CI within its time.
       meson setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false \
-        -Dtests=enabled -Dexamples=false -Dbench=false -Dwerror=true -Dcxx_layer=disabled \
+        -Dtests=enabled -Dexamples=false -Dbench=false -Dmpi=disabled -Dwerror=true -Dcxx_layer=disabled \
         > /tmp/parmapper-setup-tsan.log 2>&1 || { cat /tmp/parmapper-setup-tsan.log; exit 1; }
       # die_after_fork=0: some tests fork from a multithreaded parent (that
       # is what the library supports); TSan only warns about it.

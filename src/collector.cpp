@@ -38,6 +38,9 @@ constexpr uint32_t max_deaths_without_result = 3;
 // (SIGSTOP). Shorter with an item timeout: the timeout, at least 1 s.
 constexpr uint64_t frame_stall_limit_ms = 10'000;
 constexpr uint64_t min_frame_stall_limit_ms = 1'000;
+// How long a failed pool map waits for a stream worker to answer what it
+// holds, past the drain deadline, before it gives the stream up.
+constexpr uint64_t stream_drain_limit_ns = 10'000'000'000;
 
 // Resident memory of a process in bytes, 0 if unknown.
 uint64_t resident_bytes(pid_t pid) {
@@ -353,6 +356,14 @@ private:
         }
     }
 
+    // A stream worker cannot be killed or replaced: it gets longer to answer
+    // what it holds before it is given up.
+    uint64_t stream_drain_deadline() {
+        if (!stop_seen_ns_)
+            stop_seen_ns_ = monotonic_ns();
+        return stop_seen_ns_ + stream_drain_limit_ns;
+    }
+
     // A pool map that is ending without its results: workers that still
     // hold chunks past the drain deadline are killed (and replaced).
     void kill_holders() {
@@ -365,6 +376,11 @@ private:
             if (holding && workers_[i]->alive && workers_[i]->is_process()) {
                 st_.pool->kill(*workers_[i]);
                 lose_worker(i, "", UINT64_MAX);
+            } else if (holding && workers_[i]->alive && workers_[i]->stream &&
+                       monotonic_ns() >= stream_drain_deadline()) {
+                // No process to kill: the stream is closed (its far end then
+                // stops), and the pool goes on without it.
+                lose_worker(i, "held items past the end of a map that failed", UINT64_MAX);
             }
         }
     }
@@ -583,6 +599,7 @@ private:
     uint64_t stall_limit_ms_ = frame_stall_limit_ms;
     int check_ms_ = idle_poll_ms;
     bool killed_ = false;
+    uint64_t stop_seen_ns_ = 0;  // when kill_holders() first ran
 };
 
 }  // namespace

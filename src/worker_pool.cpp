@@ -184,6 +184,11 @@ void worker_pool::retire(worker& w) noexcept {
     if (!w.alive)
         return;
     w.alive = false;
+    if (w.stream) {
+        // Its far end sees the stream end, and stops what it runs for us.
+        w.link->close();
+        return;
+    }
     if (!w.is_process())
         return;
     spawner_->kill(w.pid, w.exit_watch.get());

@@ -609,7 +609,9 @@ PM_API int pm_register_worker_hooks(const char *name, pm_worker_init_fn init,
                                     pm_thread_fn thread_stop, void *user_data);
 /* Serve items if this process was started as a worker (or a pool's
  * template) by exec mode: then it never returns, and the process leaves with
- * _exit. Otherwise returns 0 at once. Call it first thing in main, after the
+ * _exit. Under mpirun, in a program linked with libparmapper-mpi, it starts
+ * MPI and serves items on ranks 1.. (see parmapper_mpi.h). Otherwise
+ * returns 0 at once. Call it first thing in main, after the
  * registrations. argc and argv are main's (the library reads its role from
  * the environment, which it then removes, and passes the program's own
  * arguments to the runs it starts). */
