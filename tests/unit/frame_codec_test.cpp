@@ -266,7 +266,7 @@ TEST(FrameCodec, ResultDecodeRejectsInconsistentTables) {
         {"wrapping sum", {{UINT64_MAX, PM_OK, 0}, {7, PM_OK, 0}}, "abcdef", "exceed the frame"},
         {"wrapping second", {{6, PM_OK, 0}, {UINT64_MAX - 5, PM_OK, 0}}, "abcdef", "exceed"},
         {"unknown status", {{6, 7, 0}}, "abcdef", "unknown status 7"},
-        {"negative status", {{6, PM_EIO, 0}}, "abcdef", "unknown status -4"},
+        {"negative status", {{6, PM_ECANCELED, 0}}, "abcdef", "unknown status -6"},
         {"reserved field", {{6, PM_OK, 1}}, "abcdef", "reserved"},
         {"long message", {{6, PM_EITEM, 7}}, "abcdef", "message longer than its failure"},
     };
