@@ -167,4 +167,19 @@ CXX
 g++ -std=c++17 -Wall -Wextra -pedantic -Werror -o "$tmp/consumer_cxx" \
   "$tmp/consumer_cxx.cpp" $(pkg-config --cflags --libs parmapper)
 LD_LIBRARY_PATH="$prefix/lib" "$tmp/consumer_cxx"
+
+# libparmapper-mpi, when it was built (an MPI was found): the MPI example,
+# compiled as a user would, run on 3 ranks.
+if [[ -e "$prefix/lib/pkgconfig/parmapper-mpi.pc" ]]; then
+  for f in include/parmapper/parmapper_mpi.h lib/libparmapper-mpi.so.0; do
+    [[ -e "$prefix/$f" ]] || { echo "install check: $f not installed" >&2; exit 1; }
+  done
+  # shellcheck disable=SC2046  # word splitting of the pkg-config flags is wanted
+  gcc -std=c99 -Wall -Wextra -pedantic -Werror -o "$tmp/mpi_square" \
+    "$src/examples/mpi_square.c" $(pkg-config --cflags --libs parmapper-mpi)
+  OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_mpi_yield_when_idle=1 \
+    OMPI_MCA_btl_vader_single_copy_mechanism=none LD_LIBRARY_PATH="$prefix/lib" \
+    mpirun --allow-run-as-root --oversubscribe -np 3 "$tmp/mpi_square" 5000
+  echo "install check: pkg-config --cflags --libs parmapper-mpi: $(pkg-config --cflags --libs parmapper-mpi)"
+fi
 echo "install check: ok"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs an MPI test program on 4 ranks of this machine, then checks that no
+# Runs an MPI test program on 4 ranks (PM_MPI_RANKS) of this machine, then checks that no
 # process of it is left. Usage: run_mpi_test.sh PROGRAM [ARGS...]
 set -u
 prog="$1"
@@ -15,7 +15,7 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_ALLOW_RUN_AS_ROOT=1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-timeout 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$prog" "$@"
+timeout 300 mpirun --allow-run-as-root --oversubscribe -np "${PM_MPI_RANKS:-4}" "$prog" "$@"
 rc=$?
 sleep 0.5
 # By process name (not command line, which this script's own holds); live
