@@ -27,23 +27,16 @@ size_t chunk_planner::in_flight_bound(const item_costs& c) const noexcept {
     return static_cast<size_t>(std::min<uint64_t>(bound, PM_MAX_IN_FLIGHT));
 }
 
-size_t chunk_planner::next_chunk_size(const item_costs& c) noexcept {
-    const size_t n = size_for(c, ramp_);
-    if (!fixed_ && c.ns == 0)
-        ramp_ = std::min<size_t>(ramp_ * 2, PM_MAX_CHUNK_SIZE);
-    return n;
-}
+size_t chunk_planner::next_chunk_size(const item_costs& c) noexcept { return size_for(c); }
 
-size_t chunk_planner::peek_chunk_size(const item_costs& c) const noexcept {
-    return size_for(c, ramp_);
-}
+size_t chunk_planner::peek_chunk_size(const item_costs& c) const noexcept { return size_for(c); }
 
-size_t chunk_planner::size_for(const item_costs& c, size_t ramp) const noexcept {
+size_t chunk_planner::size_for(const item_costs& c) const noexcept {
     if (fixed_)
         return fixed_;
     uint64_t n;
     if (c.ns == 0) {
-        n = ramp;
+        n = 1;  // nothing measured yet: one item at a time
     } else {
         n = target_chunk_ns / c.ns;
         if (c.result_bytes)
@@ -56,6 +49,11 @@ size_t chunk_planner::size_for(const item_costs& c, size_t ramp) const noexcept 
 }
 
 uint64_t chunk_planner::credit_items(size_t n, const item_costs& c) const noexcept {
+    // Automatic chunks before the first result: the item a thread runs and
+    // the next, since results may be of any size (a blind ramp once let a
+    // map of 1 MiB results put hundreds of them in flight).
+    if (!fixed_ && c.ns == 0)
+        return std::max<uint64_t>(blind_credit_items, uint64_t(n)) * threads_;
     uint64_t credit = two_chunks_ ? 0 : min_credit_items;
     if (c.result_bytes && credit)
         credit = std::min<uint64_t>(credit, std::max<uint64_t>(2, credit_bytes / c.result_bytes));

@@ -1,9 +1,10 @@
 // Chooses how many items go in each chunk, how many items a worker may hold
 // (its credit), and the in-flight bound.
 //
-// Fixed chunk size: used as given. Automatic: chunks start at one item and
-// double until the first results are measured, so that the first results
-// come fast and nothing is sized blind; then a chunk is the smallest of about
+// Fixed chunk size: used as given. Automatic: chunks are of one item, and a
+// worker thread holds at most blind_credit_items, until the first results
+// are measured, so that the first results come fast and nothing is sized
+// blind (results may be large); then a chunk is the smallest of about
 // target_chunk_ns of work and about target_chunk_bytes of results (from the
 // measured time and result size per item), the total split evenly over the
 // worker threads when it is known, and what lets two chunks per thread fit
@@ -36,9 +37,10 @@ public:
     static constexpr size_t default_bound = 65536;
     static constexpr uint64_t target_chunk_ns = 20'000'000;        // 20 ms
     static constexpr uint64_t target_chunk_bytes = uint64_t(1) << 20;  // 1 MiB
-    static constexpr uint64_t auto_bound_bytes = uint64_t(16) << 20;   // 16 MiB
-    static constexpr uint64_t credit_bytes = uint64_t(4) << 20;        // 4 MiB
+    static constexpr uint64_t auto_bound_bytes = uint64_t(8) << 20;    // 8 MiB
+    static constexpr uint64_t credit_bytes = uint64_t(2) << 20;        // 2 MiB
     static constexpr uint64_t min_credit_items = 64;
+    static constexpr uint64_t blind_credit_items = 2;
 
     // workers: processes (1 for in-process); length: UINT64_MAX if unknown.
     chunk_planner(const map_settings& s, uint32_t workers, uint64_t length);
@@ -60,8 +62,7 @@ private:
     size_t bound_ = 0;       // set by the user (0: automatic)
     uint64_t even_ = 0;      // total / slots rounded up, 0 if the total is unknown
     bool two_chunks_ = false;  // credit: two chunks per thread, no more
-    size_t ramp_ = 1;
-    size_t size_for(const item_costs& c, size_t ramp) const noexcept;
+    size_t size_for(const item_costs& c) const noexcept;
 };
 
 }  // namespace pm::core

@@ -36,12 +36,15 @@ TEST(ChunkPlanner, FixedSizeRaisesTheDefaultBound) {
     EXPECT_EQ(p.in_flight_bound(unknown), 2u * 4 * 2 * 100000);
 }
 
-TEST(ChunkPlanner, AutoRampsFromOneItemUntilMeasured) {
+TEST(ChunkPlanner, AutoSendsSingleItemsUntilMeasured) {
     map_settings s;
     chunk_planner p(s, 2, UINT64_MAX);
     EXPECT_EQ(p.next_chunk_size(unknown), 1u);
-    EXPECT_EQ(p.next_chunk_size(unknown), 2u);
-    EXPECT_EQ(p.next_chunk_size(unknown), 4u);
+    EXPECT_EQ(p.next_chunk_size(unknown), 1u);
+    EXPECT_EQ(p.next_chunk_size(unknown), 1u);
+    // Before the first result a thread holds the item it runs and the next.
+    EXPECT_TRUE(p.has_credit(1, 1, unknown));
+    EXPECT_FALSE(p.has_credit(2, 1, unknown));
     // 1 ms per item: 20 ms of work is 20 items.
     EXPECT_EQ(p.next_chunk_size(costs(1'000'000, 8)), 20u);
     // Slower than the target: one item per chunk.
@@ -73,8 +76,8 @@ TEST(ChunkPlanner, LargeResultsMakeSmallChunksAndALowerBound) {
     EXPECT_EQ(p.next_chunk_size(mib), 1u);
     EXPECT_EQ(p.next_chunk_size(costs(100'000, 4096)), 200u);  // 20 ms, under 1 MiB
     EXPECT_EQ(p.next_chunk_size(costs(1'000, 4096)), 256u);    // 1 MiB / 4 KiB
-    // About 16 MiB of results in flight.
-    EXPECT_EQ(p.in_flight_bound(mib), 16u);
+    // About 8 MiB of results in flight.
+    EXPECT_EQ(p.in_flight_bound(mib), 8u);
     // A bound the user set stands.
     map_settings u;
     u.max_in_flight = 1000;
@@ -92,9 +95,9 @@ TEST(ChunkPlanner, CreditIsCountedInItems) {
     // Two chunks always fit, however large.
     EXPECT_TRUE(p.has_credit(10000, 10000, costs(100, 8)));
     EXPECT_FALSE(p.has_credit(10001, 10000, costs(100, 8)));
-    // Large results: about 4 MiB of them a thread.
-    EXPECT_TRUE(p.has_credit(3, 1, costs(100, uint64_t(1) << 20)));
-    EXPECT_FALSE(p.has_credit(4, 1, costs(100, uint64_t(1) << 20)));
+    // Large results: about 2 MiB of them a thread.
+    EXPECT_TRUE(p.has_credit(1, 1, costs(100, uint64_t(1) << 20)));
+    EXPECT_FALSE(p.has_credit(2, 1, costs(100, uint64_t(1) << 20)));
     map_settings t;
     t.threads = 2;
     chunk_planner q(t, 2, UINT64_MAX);
