@@ -206,6 +206,52 @@ TEST(LargeResults, OneGibibyteArrivesIntact) {
     EXPECT_EQ(fds_before, fds_after) << fd_diff(fds_before, fds_after);
 }
 
+// With the default options (automatic chunks, automatic in-flight bound),
+// 1 MiB results: the caller holds a few of them, not a chunk's worth or
+// what the workers made before the result size was known (0.3.0 before the
+// fix: 260 to 640 MiB above start).
+constexpr size_t kMiBResult = size_t{1} << 20;
+
+int mib_result_work(const void *, size_t, uint64_t index, pm_sink *out, void *) {
+    void *buf = nullptr;
+    if (pm_sink_reserve(out, kMiBResult, &buf) != PM_OK) return 1;
+    fill_pattern(buf, kMiBResult, index);
+    return 0;
+}
+
+TEST(LargeResults, DefaultOptionsHoldAFewResults) {
+    set_watchdog(120);
+    std::vector<uint64_t> items(300);
+    for (uint64_t i = 0; i < items.size(); ++i) items[i] = i;
+    Config cfg;
+    cfg.processes = 2;
+    ASSERT_TRUE(reset_peak_rss());
+    const uint64_t base = proc_status_bytes("VmRSS");
+    Map map = start_map(cfg, array_input(items), mib_result_work);
+    ASSERT_TRUE(map);
+    uint64_t steps = 0, bad = 0;
+    for (;; ++steps) {
+        uint64_t index;
+        const void *data;
+        size_t len;
+        const int rc = pm_map_next(map.get(), &index, &data, &len);
+        if (rc == PM_DONE) break;
+        ASSERT_EQ(rc, PM_OK) << pm_map_error(map.get());
+        if (len != kMiBResult || !matches_pattern(data, len, index)) ++bad;
+    }
+    map.reset();
+    const uint64_t peak = proc_status_bytes("VmHWM");
+    printf("300 results of 1 MiB, default options: peak RSS growth %" PRIu64 " MiB\n",
+           (peak - base) >> 20);
+    EXPECT_EQ(steps, items.size());
+    EXPECT_EQ(bad, 0u);
+    if (!kSanitized) {
+        // About 8 MiB of results in flight, and the allocator's slack.
+        EXPECT_LT(peak - base, uint64_t{40} << 20);
+    }
+    EXPECT_TRUE(no_children());
+}
+
 // ---------------------------------------------------------------------------
 // No leaks across many maps.
 
