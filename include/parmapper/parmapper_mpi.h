@@ -77,8 +77,11 @@ PM_API const char *pm_mpi_last_error(void);
 PM_API int pm_mpi_rank(void);
 PM_API int pm_mpi_size(void);
 
-/* On rank 0: tell every worker rank to leave, then MPI_Finalize(). Runs at
- * exit if the program did not call it. Idempotent.
+/* On rank 0, once every MPI pool and map is destroyed: tell every worker
+ * rank to leave, then MPI_Finalize(). Runs at exit if the program did not
+ * call it (and does nothing then if a pool or map is still alive: mpirun
+ * then reports that rank 0 left without finalizing, and ends the job).
+ * Idempotent.
  * @return PM_OK, PM_ESTATE (an MPI pool or map is still alive). */
 PM_API int pm_mpi_finalize(void);
 
