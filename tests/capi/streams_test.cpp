@@ -280,18 +280,38 @@ TEST(StreamServe, RunsOnAThreadOfTheCallerToo) {
     int t[2], r[2];
     ASSERT_EQ(pipe2(t, O_CLOEXEC), 0);
     ASSERT_EQ(pipe2(r, O_CLOEXEC), 0);
+    // The near end first: its descriptors are the library's before the far
+    // end forks its pool, whose processes then do not hold them.
+    pm_pool *raw = nullptr;
+    ASSERT_EQ(pm_pool_create_streams(&raw, nullptr, 1, &t[1], &r[0], nullptr, nullptr), PM_OK);
+    Pool pool(raw);
     int served = -100;
-    std::thread far([&] { served = pm_stream_serve(t[0], r[1], nullptr, "checksum", nullptr); });
+    std::atomic<pid_t> far_tid{0};
+    std::thread far([&] {
+        far_tid = gettid();
+        served = pm_stream_serve(t[0], r[1], nullptr, "checksum", nullptr);
+    });
+    // This thread stays out of malloc until the far end has forked its
+    // pool's template: a sanitizer's allocator is not fork-safe, and a lock
+    // it held here at the fork would stay held in the child.
+    while (far_tid.load() == 0) sched_yield();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(far_tid.load()));
+    for (int i = 0; i < 10000; ++i) {
+        char buf[32];
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        const ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+        if (fd >= 0) close(fd);
+        if (n > 0) break;
+        usleep(1000);
+    }
     {
-        pm_pool *raw = nullptr;
-        ASSERT_EQ(pm_pool_create_streams(&raw, nullptr, 1, &t[1], &r[0], nullptr, nullptr),
-                  PM_OK);
-        Pool pool(raw);
         const std::vector<uint64_t> items = make_items(1000);
         Map map = pool_map(pool.get(), Config{}, array_input(items));
         ASSERT_TRUE(map);
         EXPECT_EQ(check_ordered(drain(map.get()), expected_results(items)), 0u);
     }
+    pool.reset();  // the stop frame: the far end returns
     far.join();
     EXPECT_EQ(served, PM_OK) << pm_last_error();
 }
