@@ -209,6 +209,8 @@ private:
                 if (w->alive)
                     st_.pool->retire(*w);
         }
+        // The threads are joined: a retired stream's far end may be told.
+        st_.pool->close_retired_streams();
         if (owns_pool_)
             st_.pool->shutdown(failed ? 0 : shutdown_grace_ns);
         // Chunks handed out (spent_) stay: the last entries point into them.

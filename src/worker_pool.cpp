@@ -184,13 +184,8 @@ void worker_pool::retire(worker& w) noexcept {
     if (!w.alive)
         return;
     w.alive = false;
-    if (w.stream) {
-        // Its far end sees the stream end, and stops what it runs for us.
-        w.link->close();
-        return;
-    }
     if (!w.is_process())
-        return;
+        return;  // a stream's link is closed by close_retired_streams()
     spawner_->kill(w.pid, w.exit_watch.get());
     w.status_known =
         spawner_->wait_status(w.pid, monotonic_ns() + status_report_wait_ns, &w.wait_status);
@@ -214,6 +209,12 @@ bool worker_pool::replace(worker& w) noexcept {
 void worker_pool::kill(worker& w) noexcept {
     if (w.alive && w.is_process() && spawner_)
         spawner_->kill(w.pid, w.exit_watch.get());
+}
+
+void worker_pool::close_retired_streams() noexcept {
+    for (auto& w : workers_)
+        if (w->stream && !w->alive)
+            w->link->close();
 }
 
 void worker_pool::kill_all() noexcept {

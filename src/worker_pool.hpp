@@ -82,6 +82,10 @@ public:
     bool replace(worker& w) noexcept;
     // SIGKILL a live forked worker; its descriptors stay open until retire.
     void kill(worker& w) noexcept;
+    // Closes the channels of the stream workers that were retired, so that
+    // their far ends stop. Only once no map thread can use them (a map's
+    // feeder may still be writing to a channel its collector retired).
+    void close_retired_streams() noexcept;
     // kill() every live forked worker.
     void kill_all() noexcept;
     // Stop frames, close the task pipes, wait up to grace_ns for workers to
