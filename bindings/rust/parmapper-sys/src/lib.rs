@@ -336,6 +336,24 @@ extern "C" {
     pub fn pm_pool_processes(pool: *const pm_pool) -> u32;
     pub fn pm_pool_destroy(pool: *mut pm_pool);
 
+    // Stream workers (since 0.3): a pool over byte streams, and their far end.
+    pub fn pm_pool_create_streams(
+        out: *mut *mut pm_pool,
+        opts: *const pm_options,
+        count: usize,
+        task_fds: *const c_int,
+        result_fds: *const c_int,
+        destroy: pm_destroy_fn,
+        user_data: *mut c_void,
+    ) -> c_int;
+    pub fn pm_stream_serve(
+        task_fd: c_int,
+        result_fd: c_int,
+        opts: *const pm_options,
+        work_name: *const c_char,
+        where_: *const c_char,
+    ) -> c_int;
+
     // Background processes (since 0.2).
     pub fn pm_process_start(
         out: *mut *mut pm_process,
