@@ -155,10 +155,12 @@ TEST(MemoryBound, PeakRssDoesNotGrowWithInputLength) {
 constexpr size_t kBigResult = size_t{4} << 20;
 constexpr uint64_t kBigCount = 256;
 
-int big_result_work(const void *, size_t, uint64_t index, pm_sink *out, void *) {
+// A patterned result of *(const size_t *)user_data bytes.
+int pattern_result_work(const void *, size_t, uint64_t index, pm_sink *out, void *ud) {
+    const size_t size = *static_cast<const size_t *>(ud);
     void *buf = nullptr;
-    if (pm_sink_reserve(out, kBigResult, &buf) != PM_OK) return 1;
-    fill_pattern(buf, kBigResult, index);
+    if (pm_sink_reserve(out, size, &buf) != PM_OK) return 1;
+    fill_pattern(buf, size, index);
     return 0;
 }
 
@@ -174,7 +176,7 @@ TEST(LargeResults, OneGibibyteArrivesIntact) {
     ASSERT_TRUE(reset_peak_rss());
     const uint64_t base = proc_status_bytes("VmRSS");
     const auto t0 = std::chrono::steady_clock::now();
-    Map map = start_map(cfg, array_input(items), big_result_work);
+    Map map = start_map(cfg, array_input(items), pattern_result_work, const_cast<size_t *>(&kBigResult));
     ASSERT_TRUE(map);
     uint64_t bytes = 0, bad = 0, steps = 0;
     for (;; ++steps) {
@@ -212,13 +214,6 @@ TEST(LargeResults, OneGibibyteArrivesIntact) {
 // fix: 260 to 640 MiB above start).
 constexpr size_t kMiBResult = size_t{1} << 20;
 
-int mib_result_work(const void *, size_t, uint64_t index, pm_sink *out, void *) {
-    void *buf = nullptr;
-    if (pm_sink_reserve(out, kMiBResult, &buf) != PM_OK) return 1;
-    fill_pattern(buf, kMiBResult, index);
-    return 0;
-}
-
 TEST(LargeResults, DefaultOptionsHoldAFewResults) {
     set_watchdog(120);
     std::vector<uint64_t> items(300);
@@ -227,7 +222,7 @@ TEST(LargeResults, DefaultOptionsHoldAFewResults) {
     cfg.processes = 2;
     ASSERT_TRUE(reset_peak_rss());
     const uint64_t base = proc_status_bytes("VmRSS");
-    Map map = start_map(cfg, array_input(items), mib_result_work);
+    Map map = start_map(cfg, array_input(items), pattern_result_work, const_cast<size_t *>(&kMiBResult));
     ASSERT_TRUE(map);
     uint64_t steps = 0, bad = 0;
     for (;; ++steps) {
