@@ -499,7 +499,10 @@ int pm_feed_push_packed(pm_feed* feed, const void* data, const size_t* lens, siz
 size_t pm_feed_wanted(const pm_feed* feed) {
     if (!feed || !feed->builder)
         return 0;
-    return std::max<size_t>(feed->wanted, 1);
+    // What is still wanted: a callback called again in the same fill, or
+    // pushing in several steps, must not count its earlier pushes twice.
+    const size_t pushed = feed->builder->count();
+    return feed->wanted > pushed ? feed->wanted - pushed : 0;
 }
 
 int pm_feed_set_error(pm_feed* feed, const char* message) {

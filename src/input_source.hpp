@@ -17,7 +17,7 @@
 struct pm_feed {
     pm::core::task_builder* builder = nullptr;
     std::string error;
-    size_t wanted = 1;  // items the feeder asks for, counting those pushed
+    size_t wanted = 1;  // items this fill asks for in all, counting those pushed
 };
 
 namespace pm::core {

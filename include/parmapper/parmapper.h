@@ -443,10 +443,11 @@ PM_API int pm_feed_set_error(pm_feed *feed, const char *message);
  * PM_ENOMEM. */
 PM_API int pm_feed_push_packed(pm_feed *feed, const void *data, const size_t *lens,
                                size_t count);
-/* Inside a pm_input_fn: how many items the feeder asks for now, counting
- * those pushed in this call (at least 1), so that a callback that pushes
- * several per call can stop at that many and keep the in-flight bound
- * exact. NULL: 0. Since 0.3. */
+/* Inside a pm_input_fn: how many more items the feeder asks for now. At
+ * least 1 when the call starts; each item pushed since (in this call or an
+ * earlier call of the same request) counts against it, and it is 0 once
+ * that many are pushed. A callback that pushes at most this many per call
+ * keeps the in-flight bound exact. NULL: 0. Since 0.3. */
 PM_API size_t pm_feed_wanted(const pm_feed *feed);
 
 /* ------------------------------------------------------------------------ */

@@ -628,6 +628,51 @@ TEST(Feed, PackedPushesWithinTheWantedCountKeepTheBoundExact) {
     EXPECT_EQ(pm_feed_wanted(nullptr), 0u);
 }
 
+// A callback pushing in small steps sees the wanted count go down by each
+// item pushed, in the same call and in the next call of the same request
+// (0.3 drafts counted the earlier pushes again, and overshot the bound).
+struct SteppedGen {
+    uint64_t pushed = 0;
+    uint64_t miscounted = 0;
+    uint64_t zero_at_start = 0;
+};
+
+int stepped_gen(pm_feed *feed, void *ud) {
+    auto *g = static_cast<SteppedGen *>(ud);
+    const size_t at_start = pm_feed_wanted(feed);
+    if (at_start == 0) ++g->zero_at_start;
+    const size_t n = std::min<size_t>({at_start, 3, size_t(2000 - g->pushed)});
+    for (size_t i = 0; i < n; ++i) {
+        const uint64_t v = g->pushed++;
+        if (pm_feed_push(feed, &v, sizeof v) != PM_OK) return -1;
+        if (pm_feed_wanted(feed) != at_start - i - 1) ++g->miscounted;
+    }
+    return g->pushed >= 2000 ? PM_DONE : PM_OK;
+}
+
+TEST(Feed, TheWantedCountGoesDownByEachItemPushed) {
+    SteppedGen gen;
+    Config cfg;
+    cfg.max_in_flight = 64;
+    cfg.chunk = 10;  // each request wants several pushes of 3
+    Options opts = make_options(cfg);
+    pm_input *in = nullptr;
+    ASSERT_EQ(pm_input_create_pull(&in, stepped_gen, &gen, nullptr), PM_OK);
+    pm_map *m = nullptr;
+    ASSERT_EQ(pm_map_create(&m, opts.get(), in, echo_work, nullptr, nullptr), PM_OK);
+    Map map(m);
+    const std::vector<Step> steps = drain(map.get());
+    ASSERT_EQ(steps.size(), 2001u);
+    for (uint64_t i = 0; i < 2000; ++i) {
+        uint64_t v = 0;
+        ASSERT_EQ(steps[i].data.size(), sizeof v);
+        memcpy(&v, steps[i].data.data(), sizeof v);
+        ASSERT_EQ(v, i);
+    }
+    EXPECT_EQ(gen.miscounted, 0u);
+    EXPECT_EQ(gen.zero_at_start, 0u);
+}
+
 // ---------------------------------------------------------------------------
 // Crash signals reset in workers.
 
