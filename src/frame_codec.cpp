@@ -174,27 +174,17 @@ void result_builder::clear() noexcept {
 
 void result_builder::begin_item() { item_start_ = data_.size(); }
 
-char* result_builder::append(size_t len) {
-    size_t old = data_.size();
-    if (len > data_.max_size() - old)
-        throw std::bad_alloc();
-    if (data_.capacity() < old + len)
-        data_.reserve(std::max(old + len, data_.capacity() * 2));
-    data_.resize(old + len);
-    return data_.data() + old;
-}
-
 void result_builder::end_item_ok() {
     table_.push_back({data_.size() - item_start_, PM_OK, 0});
 }
 
 void result_builder::end_item_failed(int status, const std::string& message,
                                      const std::string& payload) {
-    data_.resize(item_start_);  // a failed item's partial result is dropped
+    data_.truncate(item_start_);  // a failed item's partial result is dropped
     // A message longer than the field can say is cut.
     const size_t message_len = std::min<size_t>(message.size(), UINT32_MAX);
-    data_.insert(data_.end(), message.begin(), message.begin() + static_cast<long>(message_len));
-    data_.insert(data_.end(), payload.begin(), payload.end());
+    data_.append(message.data(), message_len);
+    data_.append(payload.data(), payload.size());
     table_.push_back(
         {message_len + payload.size(), status, static_cast<uint32_t>(message_len)});
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "parmapper.h"
+#include "byte_builder.hpp"
 #include "payload_buffer.hpp"
 
 namespace pm::core {
@@ -151,7 +152,7 @@ public:
     void clear() noexcept;
     void begin_item();
     // Appends to the current item's result; returns where the bytes go.
-    char* append(size_t len);
+    char* append(size_t len) { return data_.append(len); }
     void end_item_ok();
     void end_item_failed(int status, const std::string& message,
                          const std::string& payload = std::string());
@@ -172,7 +173,7 @@ public:
 private:
     frame_header header_{};
     std::vector<result_entry> table_;
-    std::vector<char> data_;
+    byte_builder data_;
     size_t item_start_ = 0;
 };
 
@@ -191,6 +192,8 @@ public:
     uint64_t first_index() const noexcept { return first_index_; }
     uint32_t count() const noexcept { return count_; }
     bool exhausted() const noexcept { return next_ >= count_; }
+    // Whether the next item (!exhausted()) is a result, not a failure.
+    bool next_is_result() const noexcept { return table_ && table_[next_].status == PM_OK; }
     // Index of the first failed item, UINT64_MAX if none failed.
     uint64_t first_failed() const noexcept { return first_failed_; }
 
