@@ -144,6 +144,10 @@ struct pm_map {
     std::string payload;
     std::vector<std::string> entry_messages;
     std::vector<pm::core::map_entry> entries;  // reused from step to step
+    // entries[cached_next, cached_end): results pm_map_next() took ahead
+    // from the chunk of its last step, handed out one per call.
+    size_t cached_next = 0;
+    size_t cached_end = 0;
     std::unique_ptr<pm::core::map_engine> engine;
     // pm_map_cancel() may come from another thread while one is in
     // pm_map_next(); pm_map_destroy() waits for that call to return. A step
@@ -727,6 +731,38 @@ bool stepped_by_this_thread(const pm_map* map) {
            pthread_equal(map->stepper.load(std::memory_order_relaxed), pthread_self());
 }
 
+// Counts n results as delivered; runs the progress callback and bar once.
+void note_delivered(pm_map* map, size_t n) noexcept {
+    if (!n)
+        return;
+    map->delivered += n;
+    if (map->progress)
+        map->progress(map->delivered, map->engine->total(), map->progress_user_data);
+    if (map->bar) {
+        try {
+            map->bar->update(map->delivered, [map] { return map->engine->total(); });
+        } catch (...) {
+            // A bar that cannot draw (out of memory) loses its line, not a result.
+        }
+    }
+}
+
+// How many results pm_map_next() takes ahead from its step's chunk: they
+// cost neither credit nor memory (see map_engine::take_more_of_chunk()).
+constexpr size_t cached_results = 64;
+
+// Hands out up to max results taken ahead (none if the map was cancelled:
+// the next step says so). Returns how many; *first is the first of them.
+size_t take_cached(pm_map* map, size_t max, const pm::core::map_entry** first) noexcept {
+    if (map->cached_next >= map->cached_end || map->cancelled.load())
+        return 0;
+    const size_t n = std::min(max, map->cached_end - map->cached_next);
+    *first = &map->entries[map->cached_next];
+    map->cached_next += n;
+    note_delivered(map, n);
+    return n;
+}
+
 // Steps the engine for up to max entries (into map->entries); deadline_ns
 // as for map_engine::next_batch(). Returns its status; *count entries.
 // Counts the delivered results, runs the progress callback and bar once,
@@ -763,13 +799,7 @@ int step_map(pm_map* map, size_t max, uint64_t deadline_ns, size_t* count) {
             map->over = true;
         // Every entry but a final failure counts as delivered.
         const size_t results = *count - (rc < 0 && rc != PM_EAGAIN && *count ? 1 : 0);
-        if (results) {
-            map->delivered += results;
-            if (map->progress)
-                map->progress(map->delivered, map->engine->total(), map->progress_user_data);
-            if (map->bar)
-                map->bar->update(map->delivered, [map] { return map->engine->total(); });
-        }
+        note_delivered(map, results);
         if (rc < 0 && rc != PM_EAGAIN)
             fail(rc, map->message.c_str());
         return rc;
@@ -836,9 +866,28 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (int rc = claim_step(map, "pm_map_next"); rc != PM_OK)
         return rc;
     size_t count = 0;
-    int status = step_map(map, 1, UINT64_MAX, &count);
+    int status = PM_OK;
+    const pm::core::map_entry* cached = nullptr;
+    if (take_cached(map, 1, &cached)) {
+        count = 1;
+    } else {
+        map->cached_next = map->cached_end = 0;
+        try {
+            if (map->entries.size() < cached_results)
+                map->entries.resize(cached_results);
+        } catch (...) {
+        }
+        status = step_map(map, 1, UINT64_MAX, &count);
+        if (status == PM_OK && count == 1 && map->entries[0].status == PM_OK &&
+            map->entries.size() > 1) {
+            map->cached_next = 1;
+            map->cached_end = 1 + map->engine->take_more_of_chunk(map->entries.data() + 1,
+                                                                  map->entries.size() - 1);
+        }
+        cached = map->entries.data();
+    }
     if (count == 1) {
-        const pm::core::map_entry& e = map->entries[0];
+        const pm::core::map_entry& e = *cached;
         if (index)
             *index = e.index;
         if (e.status == PM_OK) {
@@ -861,7 +910,7 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     } else if (status >= 0) {
         map->payload.clear();
     }
-    if (status == PM_OK && count == 1 && map->entries[0].status == PM_OK)
+    if (status == PM_OK && count == 1 && cached->status == PM_OK)
         map->payload.clear();
     if (!release_step(map)) {
         if (data)
@@ -885,11 +934,19 @@ int pm_map_next_batch(pm_map* map, size_t max, int timeout_ms, uint64_t* indices
         timeout_ms < 0 ? UINT64_MAX
                        : pm::core::monotonic_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000;
     size_t n = 0;
-    int status = step_map(map, max, deadline, &n);
+    int status = PM_OK;
+    const pm::core::map_entry* first = nullptr;
+    // Results pm_map_next() took ahead come first.
+    n = take_cached(map, max, &first);
+    if (!n) {
+        map->cached_next = map->cached_end = 0;
+        status = step_map(map, max, deadline, &n);
+        first = map->entries.data();
+    }
     map->entry_messages.clear();
     int failed = 0;
     for (size_t i = 0; i < n; ++i) {
-        const pm::core::map_entry& e = map->entries[i];
+        const pm::core::map_entry& e = first[i];
         indices[i] = e.index;
         statuses[i] = e.status;
         data[i] = e.status == PM_OK || e.len ? e.data : nullptr;

@@ -40,6 +40,18 @@ public:
     // valid until the next call or the engine's end.
     virtual int next_batch(map_entry* out, size_t max, uint64_t deadline_ns, size_t* count,
                            std::string& message) = 0;
+    // Without locking or waiting: up to max more results from the chunk
+    // that the last next_batch() took its entries from, stopping before a
+    // failure (next_batch() reports it) and at the chunk's end. Taking them
+    // changes neither the in-flight count nor the memory held (a chunk is
+    // released whole, by next_batch()); their pointers stay valid as that
+    // call's do. Lets pm_map_next() hand out a chunk's results one per call
+    // without a step of the engine each. Returns how many.
+    virtual size_t take_more_of_chunk(map_entry* out, size_t max) noexcept {
+        (void)out;
+        (void)max;
+        return 0;
+    }
     // The input's length if known, else the total hint (or PM_TOTAL_UNKNOWN).
     virtual uint64_t total() const noexcept = 0;
     // From any thread: make next_batch() (a blocked call too) return

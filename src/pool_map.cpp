@@ -59,6 +59,23 @@ public:
         st_.results.notify_all();
     }
 
+    size_t take_more_of_chunk(map_entry* out, size_t max) noexcept override {
+        size_t n = 0;
+        if (!have_current_)
+            return 0;
+        while (n < max && !current_.exhausted() && current_.next_is_result()) {
+            const result_chunk::item it = current_.take();
+            map_entry& e = out[n++];
+            e.index = it.index;
+            e.status = it.status;
+            e.data = it.data;
+            e.len = it.len;
+            e.message = nullptr;
+            e.message_len = 0;
+        }
+        return n;
+    }
+
     uint64_t total() const noexcept override {
         uint64_t n = input_.length();
         return n != UINT64_MAX ? n : st_.settings.total_hint;

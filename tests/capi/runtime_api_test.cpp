@@ -285,6 +285,84 @@ int failing_work(const void *item, size_t len, uint64_t index, pm_sink *out, voi
     return checksum_work(item, len, index, out, ud);
 }
 
+// pm_map_next() hands out a chunk's results one per call from what it took
+// ahead: mixed with batched steps every result still comes once, in order,
+// the progress callback counts each, and a failure inside a chunk comes
+// after exactly the results before it.
+int fails_at_150(const void *item, size_t len, uint64_t index, pm_sink *out, void *ud) {
+    if (index == 150) {
+        pm_sink_set_error(out, "one hundred fifty");
+        return 1;
+    }
+    return checksum_work(item, len, index, out, ud);
+}
+
+TEST(Batch, SingleAndBatchedStepsMixWithinAChunk) {
+    const std::vector<uint64_t> items = make_items(3000);
+    const std::vector<std::string> expected = expected_results(items);
+    for (uint32_t processes : {1u, 2u}) {
+        SCOPED_TRACE("processes " + std::to_string(processes));
+        Config cfg;
+        cfg.processes = processes;
+        cfg.chunk = 100;
+        Options opts = make_options(cfg);
+        ASSERT_EQ(pm_options_set_progress(opts.get(), count_progress, nullptr), PM_OK);
+        pm_map *m = nullptr;
+        ASSERT_EQ(pm_map_create(&m, opts.get(), array_input(items), checksum_work, nullptr,
+                                nullptr),
+                  PM_OK);
+        Map map(m);
+        uint64_t next = 0;
+        int status = PM_OK;
+        for (int round = 0; status == PM_OK; ++round) {
+            for (int k = 0; k < 3 && status == PM_OK; ++k) {
+                uint64_t index = 0;
+                const void *data = nullptr;
+                size_t len = 0;
+                status = pm_map_next(map.get(), &index, &data, &len);
+                if (status != PM_OK) break;
+                ASSERT_EQ(index, next);
+                ASSERT_EQ(std::string(static_cast<const char *>(data), len), expected[next]);
+                ++next;
+                ASSERT_EQ(g_progress_done.load(), next);
+            }
+            if (status != PM_OK) break;
+            const Batch b = next_batch(map.get(), 1 + round % 9);
+            status = b.status == PM_DONE && !b.indices.empty() ? PM_OK : b.status;
+            for (size_t i = 0; i < b.indices.size(); ++i) {
+                ASSERT_EQ(b.indices[i], next);
+                ASSERT_EQ(b.data[i], expected[next]);
+                ++next;
+            }
+            ASSERT_EQ(g_progress_done.load(), next);
+            if (b.status == PM_DONE) status = PM_DONE;
+        }
+        EXPECT_EQ(status, PM_DONE);
+        EXPECT_EQ(next, items.size());
+    }
+    for (uint32_t processes : {1u, 2u}) {
+        SCOPED_TRACE("raise mode, processes " + std::to_string(processes));
+        Config cfg;
+        cfg.processes = processes;
+        cfg.chunk = 100;
+        Map map = start_map(cfg, array_input(items), fails_at_150);
+        ASSERT_TRUE(map);
+        uint64_t index = 0;
+        const void *data = nullptr;
+        size_t len = 0;
+        uint64_t got = 0;
+        int status;
+        while ((status = pm_map_next(map.get(), &index, &data, &len)) == PM_OK) {
+            ASSERT_EQ(index, got);
+            ++got;
+        }
+        EXPECT_EQ(status, PM_EITEM);
+        EXPECT_EQ(got, 150u);
+        EXPECT_EQ(index, 150u);
+        EXPECT_TRUE(contains(pm_last_error(), "one hundred fifty")) << pm_last_error();
+    }
+}
+
 TEST(Batch, ReturnModeFailuresCarryTheirMessageAndPayload) {
     const std::vector<uint64_t> items = make_items(10);
     for (uint32_t processes : {1u, 2u}) {
