@@ -288,7 +288,44 @@ struct lib_way {
     pm_work_fn work;
     const void *const *recs;
     const size_t *lens;
+    size_t batch;         /* 0: pm_map_next(); else pm_map_next_batch() of this many */
 };
+
+/* The results through pm_map_next_batch(): 1 if consume() stopped early,
+ * 0 at the end, -1 on a failure. */
+static int drain_batched(pm_map *map, size_t batch, struct sink *s)
+{
+    uint64_t indices[256];
+    int statuses[256];
+    const void *data[256];
+    size_t lens[256], count, i;
+    int rc;
+
+    if (batch > 256)
+        batch = 256;
+    while ((rc = pm_map_next_batch(map, batch, -1, indices, statuses, data, lens, &count)) ==
+               PM_OK ||
+           (rc == PM_DONE && count > 0)) {
+        for (i = 0; i < count; i++) {
+            int c;
+            if (statuses[i] != PM_OK) {
+                fprintf(stderr, "pmbench: item %" PRIu64 " failed: %s\n", indices[i],
+                        pm_map_entry_error(map, i));
+                return -1;
+            }
+            c = consume(indices[i], data[i], lens[i], s);
+            if (c != 0)
+                return c;
+        }
+        if (rc == PM_DONE)
+            return 0;
+    }
+    if (rc != PM_DONE) {
+        fprintf(stderr, "pmbench: map failed: %s: %s\n", pm_status_str(rc), pm_map_error(map));
+        return -1;
+    }
+    return 0;
+}
 
 static int run_capi(const struct lib_way *w, const unsigned char *base, size_t size, uint64_t n,
                     struct sink *s)
@@ -334,6 +371,11 @@ static int run_capi(const struct lib_way *w, const unsigned char *base, size_t s
     if (rc != PM_OK) {
         fprintf(stderr, "pmbench: %s: %s\n", pm_status_str(rc), pm_last_error());
         return -1;
+    }
+    if (w->batch) {
+        int c = drain_batched(map, w->batch, s);
+        pm_map_destroy(map);
+        return c < 0 ? -1 : 0;
     }
     while ((rc = pm_map_next(map, &index, &data, &len)) == PM_OK) {
         int c = consume(index, data, len, s);
@@ -439,7 +481,8 @@ static int child_trivial(const char *way, const struct bench_args *a, struct ben
         rc = run_ceiling(&w, &src);
     } else if (strcmp(way, "capi") == 0) {
         struct lib_way w = {p, (size_t)bench_arg_u64(a, "chunk", PM_CHUNK_AUTO),
-                            bench_arg_str(a, "input", "array"), 1, lib_trivial, NULL, NULL};
+                            bench_arg_str(a, "input", "array"), 1, lib_trivial, NULL, NULL,
+                            (size_t)bench_arg_u64(a, "batch", 0)};
         rc = run_capi(&w, src.base, src.size, n, &s);
     } else {
         return unknown_way("trivial", way);
@@ -490,7 +533,7 @@ static int child_cpu(const char *way, const struct bench_args *a, struct bench_r
                              (unsigned)bench_arg_u64(a, "depth", 2), 0, ceil_cpu};
         rc = run_ceiling(&w, &src);
     } else if (strcmp(way, "capi") == 0) {
-        struct lib_way w = {p, PM_CHUNK_AUTO, "array", 1, lib_cpu, NULL, NULL};
+        struct lib_way w = {p, PM_CHUNK_AUTO, "array", 1, lib_cpu, NULL, NULL, 0};
         rc = run_capi(&w, src.base, src.size, n, &s);
     } else {
         return unknown_way("cpu", way);
@@ -554,7 +597,7 @@ static int child_big(const char *way, const struct bench_args *a, struct bench_r
         } else if (strcmp(way, "capi") == 0) {
             /* The default options: NULL, unless a process count is asked for. */
             struct lib_way w = {p, PM_CHUNK_AUTO, "array", bench_arg_str(a, "p", NULL) != NULL,
-                                lib_big, NULL, NULL};
+                                lib_big, NULL, NULL, 0};
             rc = run_capi(&w, src.base, src.size, n, &s);
         } else {
             return unknown_way("big", way);
@@ -700,7 +743,7 @@ static int child_memory(const char *way, const struct bench_args *a, struct benc
                              (unsigned)bench_arg_u64(a, "depth", 2), 1, ceil_trivial};
         rc = run_ceiling(&w, &src);
     } else if (strcmp(way, "capi") == 0) {
-        struct lib_way w = {p, PM_CHUNK_AUTO, input, 1, lib_trivial, NULL, NULL};
+        struct lib_way w = {p, PM_CHUNK_AUTO, input, 1, lib_trivial, NULL, NULL, 0};
         rc = run_capi(&w, src.base, src.size, count, &s);
     } else {
         return unknown_way("memory", way);
@@ -769,7 +812,7 @@ static int child_sizes(const char *way, const struct bench_args *a, struct bench
         rc = run_ceiling(&w, &src);
     } else if (strcmp(way, "capi") == 0) {
         struct lib_way w = {p, PM_CHUNK_AUTO, input, 1, lib_sizes,
-                            (const void *const *)recs, lens};
+                            (const void *const *)recs, lens, 0};
         rc = run_capi(&w, items, size, n, &s);
     } else {
         return unknown_way("sizes", way);

@@ -128,7 +128,8 @@ struct table {
     double t0, t1;
 };
 
-enum { K_OTHER, K_SERIAL, K_CEIL, K_CAPI, K_CPP, K_PY, K_BINDING, K_PIPE, K_MEMCPY, K_FORKS };
+enum { K_OTHER, K_SERIAL, K_CEIL, K_CAPI, K_CPP, K_PY, K_BINDING, K_PIPE, K_MEMCPY, K_FORKS,
+       K_CAPI_BATCH };
 
 /* ------------------------------------------------------------------------ */
 /* Targets, collected as the tables are measured and printed last. */
@@ -641,6 +642,26 @@ static void w1_trivial(void)
                     arg(r, "input=%s", in == IN_ARRAY ? "array" : "pull");
                     arg(r, "ordered=%d", o);
                 }
+        /* The same maps taken 256 results a call (pm_map_next_batch()), as
+         * the bindings take them: the C API's cost per call set aside. */
+        for (c = 0; c < 2; c++)
+            for (o = 1; o >= 0; o--) {
+                if (chunks[c] == 1 && !unbatched_rows)
+                    continue;
+                r = row_add(t, chunks[c] == 1 ? unbatched[o] : batched[o], K_CAPI_BATCH, nb,
+                            "libparmapper C API, pm_map_next_batch (256)",
+                            chunk_name(cb, sizeof cb, chunks[c]), "array", order_name(o), NULL);
+                cmd_c(r, "trivial", "capi");
+                arg(r, "n=%" PRIu64, n);
+                arg(r, "p=%u", C.processes);
+                arg(r, "chunk=%u", chunks[c]);
+                arg(r, "input=array");
+                arg(r, "ordered=%d", o);
+                arg(r, "batch=256");
+                r->chunk = (int)chunks[c];
+                r->input = IN_ARRAY;
+                r->order = o;
+            }
         /* Exec-mode workers (issue 10): the same transport, so the same
          * cost per item is expected, but array items travel as bytes. */
         for (in = IN_ARRAY; in <= IN_PULL; in++) {
@@ -719,9 +740,10 @@ static void w1_trivial(void)
     }
 
     for (ni = 0; ni < C.n_trivial; ni++) {
-        static const int want[] = {0, 1};
+        static const int want[] = {0, 1, 0, 1};
         int w;
-        for (w = 0; w < 2; w++) {
+        /* w 0, 1: one result per pm_map_next() call; 2, 3: 256 a call. */
+        for (w = 0; w < 4; w++) {
             struct tally ta;
             char what[160], nb[32];
             int idx = 0;
@@ -730,17 +752,20 @@ static void w1_trivial(void)
                 const struct row *r = &t->rows[i];
                 static const char *const labels[] = {"array ordered", "array unordered",
                                                      "pull ordered", "pull unordered"};
-                if (r->kind != K_CAPI || r->chunk != want[w] || strcmp(r->cells[0],
+                if (r->kind != (w < 2 ? K_CAPI : K_CAPI_BATCH) || r->chunk != want[w] ||
+                    strcmp(r->cells[0],
                     fmt_count(nb, sizeof nb, C.trivial_n[ni])) != 0)
                     continue;
                 idx = r->input * 2 + (r->order ? 0 : 1);
                 tally_add(&ta, labels[idx], ratio(t, r), 2);
             }
             snprintf(what, sizeof what,
-                     w == 0 ? "1. trivial items, %s, automatic chunks: >= 0.70 of the batched ceiling"
-                            : "1. trivial items, %s, chunk size 1: >= 0.70 of the unbatched ceiling",
-                     fmt_count(nb, sizeof nb, C.trivial_n[ni]));
-            if (w == 1 && !ta.n)
+                     want[w] == 0
+                         ? "1. trivial items, %s, automatic chunks%s: >= 0.70 of the batched ceiling"
+                         : "1. trivial items, %s, chunk size 1%s: >= 0.70 of the unbatched ceiling",
+                     fmt_count(nb, sizeof nb, C.trivial_n[ni]),
+                     w < 2 ? "" : ", pm_map_next_batch");
+            if (want[w] == 1 && !ta.n)
                 continue; /* no chunk-size-1 rows at this size */
             add_target(what, ta.text, ta.n ? ta.min >= 0.70 : -1);
         }
