@@ -84,14 +84,9 @@ void task_builder::clear() noexcept {
 
 void task_builder::push(const void* data, size_t len) {
     // A builder holds either copied items or one external span, never both.
-    size_t old = bytes_.size();
-    if (len > bytes_.max_size() - old)
-        throw std::bad_alloc();
-    lens_.reserve(lens_.size() + 1);  // so that nothing below can fail half-way
-    if (len) {
-        bytes_.resize(old + len);
-        std::memcpy(bytes_.data() + old, data, len);
-    }
+    if (lens_.size() == lens_.capacity())
+        lens_.reserve(lens_.size() * 2 + 16);  // so that nothing below can fail half-way
+    bytes_.append(data, len);  // leaves the bytes as they were if it throws
     lens_.push_back(len);
 }
 

@@ -100,7 +100,7 @@ public:
 private:
     frame_header header_{};
     std::vector<uint64_t> lens_;
-    std::vector<char> bytes_;
+    byte_builder bytes_;
     const char* external_ = nullptr;
 };
 
