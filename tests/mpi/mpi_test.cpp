@@ -291,8 +291,11 @@ TEST(MpiPools, ASlowRankGetsLessWork) {
     }
     pm_map_destroy(map);
     ASSERT_EQ(per_rank.size(), 3u);
-    EXPECT_LT(per_rank[1], per_rank[2]);
-    EXPECT_LT(per_rank[1], per_rank[3]);
+    // Less than an equal share, and less than the other ranks' average. Not
+    // "less than each": on 2 cores with 4 ranks oversubscribed, one of the
+    // fast ranks can be starved as long as the slow one (CI saw 64, 172, 64).
+    EXPECT_LT(per_rank[1], 300 / 3);
+    EXPECT_LT(per_rank[1], (per_rank[2] + per_rank[3]) / 2);
 }
 
 TEST(MpiArgs, AWorkNameNotRegisteredIsRefusedWithTheRank) {
