@@ -218,6 +218,17 @@ void count_progress(uint64_t done, uint64_t, void *) {
     g_progress_done = done;
 }
 
+// A map of checksum_work over items whose progress count_progress() records.
+Map start_counted_map(const Config &cfg, const std::vector<uint64_t> &items) {
+    Options opts = make_options(cfg);
+    EXPECT_EQ(pm_options_set_progress(opts.get(), count_progress, nullptr), PM_OK);
+    pm_map *m = nullptr;
+    const int rc = pm_map_create(&m, opts.get(), array_input(items), checksum_work, nullptr,
+                                 nullptr);
+    EXPECT_EQ(rc, PM_OK) << pm_status_str(rc) << ": " << pm_last_error();
+    return Map(m);
+}
+
 TEST(Batch, HandsOverReadyResultsInOrderUpToMax) {
     const std::vector<uint64_t> items = make_items(5000);
     const std::vector<std::string> expected = expected_results(items);
@@ -228,13 +239,8 @@ TEST(Batch, HandsOverReadyResultsInOrderUpToMax) {
             Config cfg;
             cfg.processes = processes;
             cfg.ordered = ordered;
-            Options opts = make_options(cfg);
-            ASSERT_EQ(pm_options_set_progress(opts.get(), count_progress, nullptr), PM_OK);
-            pm_map *m = nullptr;
-            ASSERT_EQ(pm_map_create(&m, opts.get(), array_input(items), checksum_work, nullptr,
-                                    nullptr),
-                      PM_OK);
-            Map map(m);
+            Map map = start_counted_map(cfg, items);
+            ASSERT_TRUE(map);
             std::vector<int> seen(items.size(), 0);
             size_t batches = 0, total = 0;
             int status = PM_OK;
@@ -305,13 +311,8 @@ TEST(Batch, SingleAndBatchedStepsMixWithinAChunk) {
         Config cfg;
         cfg.processes = processes;
         cfg.chunk = 100;
-        Options opts = make_options(cfg);
-        ASSERT_EQ(pm_options_set_progress(opts.get(), count_progress, nullptr), PM_OK);
-        pm_map *m = nullptr;
-        ASSERT_EQ(pm_map_create(&m, opts.get(), array_input(items), checksum_work, nullptr,
-                                nullptr),
-                  PM_OK);
-        Map map(m);
+        Map map = start_counted_map(cfg, items);
+        ASSERT_TRUE(map);
         uint64_t next = 0;
         int status = PM_OK;
         for (int round = 0; status == PM_OK; ++round) {
@@ -680,6 +681,18 @@ int echo_work(const void *item, size_t len, uint64_t, pm_sink *out, void *) {
     return pm_sink_write(out, item, len);
 }
 
+// Checks that steps are the n values 0 .. n-1 (8 bytes each, in order),
+// then the end.
+void expect_counted_values(const std::vector<Step> &steps, uint64_t n) {
+    ASSERT_EQ(steps.size(), n + 1);
+    for (uint64_t i = 0; i < n; ++i) {
+        uint64_t v = 0;
+        ASSERT_EQ(steps[i].data.size(), sizeof v);
+        memcpy(&v, steps[i].data.data(), sizeof v);
+        ASSERT_EQ(v, i);
+    }
+}
+
 TEST(Feed, PackedPushesWithinTheWantedCountKeepTheBoundExact) {
     PackedGen gen;
     Config cfg;
@@ -694,14 +707,7 @@ TEST(Feed, PackedPushesWithinTheWantedCountKeepTheBoundExact) {
     for (int k = 0; k < 100 && gen.pushed < 500; ++k) usleep(5000);
     usleep(50000);
     EXPECT_EQ(gen.pushed.load(), 500u);
-    const std::vector<Step> steps = drain(map.get());
-    ASSERT_EQ(steps.size(), 10001u);
-    for (uint64_t i = 0; i < 10000; ++i) {
-        uint64_t v = 0;
-        ASSERT_EQ(steps[i].data.size(), sizeof v);
-        memcpy(&v, steps[i].data.data(), sizeof v);
-        ASSERT_EQ(v, i);
-    }
+    expect_counted_values(drain(map.get()), 10000);
     EXPECT_EQ(pm_feed_push_packed(nullptr, nullptr, nullptr, 0), PM_EINVAL);
     EXPECT_EQ(pm_feed_wanted(nullptr), 0u);
 }
@@ -739,14 +745,7 @@ TEST(Feed, TheWantedCountGoesDownByEachItemPushed) {
     pm_map *m = nullptr;
     ASSERT_EQ(pm_map_create(&m, opts.get(), in, echo_work, nullptr, nullptr), PM_OK);
     Map map(m);
-    const std::vector<Step> steps = drain(map.get());
-    ASSERT_EQ(steps.size(), 2001u);
-    for (uint64_t i = 0; i < 2000; ++i) {
-        uint64_t v = 0;
-        ASSERT_EQ(steps[i].data.size(), sizeof v);
-        memcpy(&v, steps[i].data.data(), sizeof v);
-        ASSERT_EQ(v, i);
-    }
+    expect_counted_values(drain(map.get()), 2000);
     EXPECT_EQ(gen.miscounted, 0u);
     EXPECT_EQ(gen.zero_at_start, 0u);
 }
