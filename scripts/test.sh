@@ -16,17 +16,34 @@ source scripts/deps.sh
 pm_install_deps
 
 BUILD_DIR="${BUILD_DIR:-build}"
-if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
-  # An existing build directory (perhaps set up by demo.sh): make sure the
-  # tests are built and warnings still fail the build.
-  meson configure "$BUILD_DIR" -Dtests=enabled -Dwerror=true
-else
-  meson setup "$BUILD_DIR" -Dtests=enabled -Dwerror=true
+mkdir -p "$BUILD_DIR"
+# meson's own set-up and compile output goes to a file; a failure prints its tail.
+build_log="$BUILD_DIR/test-build.log"
+if ! {
+  if [[ -f "$BUILD_DIR/meson-private/coredata.dat" ]]; then
+    # An existing build directory (perhaps set up by demo.sh): make sure the
+    # tests are built and warnings still fail the build.
+    meson configure "$BUILD_DIR" -Dtests=enabled -Dwerror=true
+  else
+    meson setup "$BUILD_DIR" -Dtests=enabled -Dwerror=true
+  fi
+  meson compile -C "$BUILD_DIR"
+} > "$build_log" 2>&1; then
+  tail -n 60 "$build_log"
+  echo "build: FAILED (log: $build_log)"
+  echo "tests: 0 passed, 1 failed, 0 skipped"
+  exit 1
 fi
-meson compile -C "$BUILD_DIR"
+echo "build: ok (log: $build_log)"
 
-status=0
-meson test -C "$BUILD_DIR" --print-errorlogs "$@" || status=$?
+# meson test prints a line per test as it ends (and a failing test's log);
+# its closing table of counts stays in its own log file, so this script's
+# counted lines are the only summary in the output.
+set +e
+meson test -C "$BUILD_DIR" --print-errorlogs "$@" 2>&1 |
+  grep --line-buffered -v -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written to '
+status=${PIPESTATUS[0]}
+set -e
 
 # One closing line that any CI log reader understands.
 log="$BUILD_DIR/meson-logs/testlog.json"
@@ -36,7 +53,8 @@ if [[ -f "$log" ]]; then
   skipped=$(grep -c '"result": "SKIP"' "$log" || true)
   failed=$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
 fi
-echo "library tests: $passed passed, $failed failed, $skipped skipped"
+[[ $status -ne 0 && $failed -eq 0 ]] && failed=1 # meson itself failed
+echo "library tests: $passed passed, $failed failed, $skipped skipped (log: $BUILD_DIR/meson-logs/testlog.txt)"
 
 # The bindings, each counted by its own test runner.
 if [[ "${PM_SKIP_BINDINGS:-0}" != 1 && $# -eq 0 ]]; then
