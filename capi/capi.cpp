@@ -852,9 +852,56 @@ bool release_step(pm_map* map) {
     return true;
 }
 
+// pm_map_next()'s common step: a result taken ahead from the chunk of an
+// earlier step, on a map with no progress callback or bar to run. It takes
+// the same claim as a full step (a concurrent step still gets PM_ESTATE
+// from the full path). Returns false, having changed nothing, when the
+// full path must run.
+bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (map->cached_next >= map->cached_end || map->progress || map->bar ||
+        inherited(map->incarnation) || map->cancelled.load(std::memory_order_relaxed))
+        return false;
+    bool idle = false;
+    if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
+        return false;
+    // No callback runs here, so stepper (which only a callback of this step
+    // would look at) stays clear, and destroy_deferred cannot be set.
+    const pm::core::map_entry& e = map->entries[map->cached_next++];
+    ++map->delivered;
+    if (index)
+        *index = e.index;
+    if (data)
+        *data = e.data;
+    if (len)
+        *len = e.len;
+    map->payload.clear();
+    // release_step() without its deferred-destroy case, which needs a callback.
+    if (map->destroyer_waits.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> hold(map->gate);
+        map->in_next.store(false, std::memory_order_release);
+        map->left.notify_all();
+    } else {
+        map->in_next.store(false, std::memory_order_release);
+    }
+    return true;
+}
+
+// pm_map_next() when next_cached() cannot serve: a step of the engine.
+// Out of line so that the common step stays small.
+__attribute__((noinline)) int map_next_step(pm_map* map, uint64_t* index, const void** data,
+                                            size_t* len);
+
 }  // namespace
 
 int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (map && next_cached(map, index, data, len))
+        return PM_OK;
+    return map_next_step(map, index, data, len);
+}
+
+namespace {
+
+int map_next_step(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (index)
         *index = 0;
     if (data)
@@ -921,6 +968,8 @@ int pm_map_next(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     }
     return status;
 }
+
+}  // namespace
 
 int pm_map_next_batch(pm_map* map, size_t max, int timeout_ms, uint64_t* indices, int* statuses,
                       const void** data, size_t* lens, size_t* count) {

@@ -274,17 +274,4 @@ void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
     first_failed_ = count ? first_index : UINT64_MAX;
 }
 
-result_chunk::item result_chunk::take() noexcept {
-    uint32_t i = next_++;
-    if (!table_)
-        return {first_index_ + i, failed_status_, nullptr, 0, data_, payload_.size()};
-    const result_entry& e = table_[i];
-    const char* at = data_ + offset_;
-    offset_ += e.len;
-    if (e.status == PM_OK)
-        return {first_index_ + i, e.status, at, static_cast<size_t>(e.len), nullptr, 0};
-    return {first_index_ + i, e.status, at + e.message_len,
-            static_cast<size_t>(e.len - e.message_len), at, e.message_len};
-}
-
 }  // namespace pm::core

@@ -207,8 +207,36 @@ public:
         const char* message;
         size_t message_len;
     };
-    // The next item in chunk order; call only when !exhausted().
-    item take() noexcept;
+    // The next item in chunk order; call only when !exhausted(). Inline:
+    // it runs once per result on the caller's thread.
+    item take() noexcept {
+        const uint32_t i = next_++;
+        if (!table_)
+            return {first_index_ + i, failed_status_, nullptr, 0, data_, payload_.size()};
+        const result_entry& e = table_[i];
+        const char* at = data_ + offset_;
+        offset_ += e.len;
+        if (e.status == PM_OK)
+            return {first_index_ + i, e.status, at, static_cast<size_t>(e.len), nullptr, 0};
+        return {first_index_ + i, e.status, at + e.message_len,
+                static_cast<size_t>(e.len - e.message_len), at, e.message_len};
+    }
+    // Takes up to max results in a row, stopping before a failure: calls
+    // put(index, data, len) for each. Returns how many it took.
+    template <class Put>
+    size_t take_results(size_t max, Put&& put) noexcept {
+        if (!table_)
+            return 0;
+        size_t n = 0;
+        while (n < max && next_ < count_ && table_[next_].status == PM_OK) {
+            const uint64_t len = table_[next_].len;
+            put(first_index_ + next_, data_ + offset_, static_cast<size_t>(len));
+            offset_ += len;
+            ++next_;
+            ++n;
+        }
+        return n;
+    }
 
 private:
     payload_buffer payload_;

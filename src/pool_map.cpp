@@ -60,20 +60,17 @@ public:
     }
 
     size_t take_more_of_chunk(map_entry* out, size_t max) noexcept override {
-        size_t n = 0;
         if (!have_current_)
             return 0;
-        while (n < max && !current_.exhausted() && current_.next_is_result()) {
-            const result_chunk::item it = current_.take();
-            map_entry& e = out[n++];
-            e.index = it.index;
-            e.status = it.status;
-            e.data = it.data;
-            e.len = it.len;
+        return current_.take_results(max, [&out](uint64_t index, const char* data, size_t len) {
+            map_entry& e = *out++;
+            e.index = index;
+            e.status = PM_OK;
+            e.data = data;
+            e.len = len;
             e.message = nullptr;
             e.message_len = 0;
-        }
-        return n;
+        });
     }
 
     uint64_t total() const noexcept override {
