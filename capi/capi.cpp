@@ -526,8 +526,14 @@ int pm_sink_write(pm_sink* out, const void* data, size_t len) {
     if (!data && len)
         return fail(PM_EINVAL, "pm_sink_write: data is NULL with a length");
     return guard([&]() -> int {
-        if (len)
-            std::memcpy(out->builder->append(len), data, len);
+        char* to = out->builder->append(len);
+        // Most results are a few bytes: copy those without a call to memcpy.
+        if (len == 8)
+            std::memcpy(to, data, 8);
+        else if (len == 4)
+            std::memcpy(to, data, 4);
+        else if (len)
+            std::memcpy(to, data, len);
         return PM_OK;
     });
 }

@@ -167,12 +167,6 @@ void result_builder::clear() noexcept {
     item_start_ = 0;
 }
 
-void result_builder::begin_item() { item_start_ = data_.size(); }
-
-void result_builder::end_item_ok() {
-    table_.push_back({data_.size() - item_start_, PM_OK, 0});
-}
-
 void result_builder::end_item_failed(int status, const std::string& message,
                                      const std::string& payload) {
     data_.truncate(item_start_);  // a failed item's partial result is dropped

@@ -150,10 +150,11 @@ std::string decode_task(const frame_header& h, const char* payload, task_view* v
 class result_builder {
 public:
     void clear() noexcept;
-    void begin_item();
+    // Inline: they run once per item.
+    void begin_item() noexcept { item_start_ = data_.size(); }
     // Appends to the current item's result; returns where the bytes go.
     char* append(size_t len) { return data_.append(len); }
-    void end_item_ok();
+    void end_item_ok() { table_.push_back({data_.size() - item_start_, PM_OK, 0}); }
     void end_item_failed(int status, const std::string& message,
                          const std::string& payload = std::string());
     uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }

@@ -6,8 +6,19 @@ namespace pm::core {
 
 void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
               uint64_t index, result_builder& out) {
-    out.begin_item();
     pm_sink sink;
+    run_item(work, where, item, len, index, out, sink);
+}
+
+void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
+              uint64_t index, result_builder& out, pm_sink& sink) {
+    out.begin_item();
+    // Reused: only a failed item leaves anything to reset.
+    if (sink.error_set) {
+        sink.error.clear();
+        sink.error_set = false;
+    }
+    sink.payload.clear();
     sink.builder = &out;
     sink.context = &where;
     if (where.slot)

@@ -42,6 +42,10 @@ namespace pm::core {
 // Runs one item and appends its result (or failure) to out.
 void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
               uint64_t index, result_builder& out);
+// The same with a sink kept from item to item (a loop over many items):
+// it is reset here, so no item sees another's error or payload.
+void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
+              uint64_t index, result_builder& out, pm_sink& sink);
 
 // Runs a chunk work function over count items from first_index, appending
 // one result (or failure) per item to out.

@@ -212,6 +212,7 @@ bool run_task(const task_view& task, const work_spec& work, const worker_context
             hold = std::unique_lock<std::mutex>(*write_lock);
         return out.flush(monotonic_ns() - start);
     }
+    pm_sink sink;  // one for the task's items: no strings made per item
     while (items.more()) {
         result_builder& frame = out.open(items.next_index());
         const uint64_t start = monotonic_ns();
@@ -220,7 +221,7 @@ bool run_task(const task_view& task, const work_spec& work, const worker_context
             const char* data;
             size_t len;
             items.next(&data, &len);
-            run_item(work, where, data, len, index, frame);
+            run_item(work, where, data, len, index, frame, sink);
             if (out.over_bytes() ||
                 (items.done() % clock_check_items == 0 && out.waited_too_long(coarse_ns())))
                 break;

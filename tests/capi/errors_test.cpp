@@ -163,6 +163,54 @@ TEST(ErrorModeReturn, FailedItemsComeBackInPlaceAndMapFinishes) {
     }
 }
 
+// Item i % 3 == 0 fails with a message and a payload, i % 3 == 1 fails with
+// neither, the rest succeed: items of one chunk run through one sink.
+int mixed_failure_work(const void *item, size_t len, uint64_t index, pm_sink *out, void *) {
+    if (index % 3 == 0) {
+        const std::string msg = "bad item " + std::to_string(index);
+        const std::string payload = "payload " + std::to_string(index);
+        pm_sink_write(out, "discarded", 9);
+        pm_sink_set_error(out, msg.c_str());
+        pm_sink_set_error_payload(out, payload.data(), payload.size());
+        return 1;
+    }
+    if (index % 3 == 1) return 7;
+    return checksum_work(item, len, index, out, nullptr);
+}
+
+TEST(ErrorModeReturn, AFailedItemLeavesNoMessageOrPayloadToTheNextItem) {
+    const std::vector<uint64_t> items = make_items(600);
+    const std::vector<std::string> expected = expected_for(items);
+    Config cfg;
+    cfg.processes = 2;
+    cfg.chunk = 60;
+    cfg.error_mode = PM_ERRORS_RETURN;
+    Map map = start_map(cfg, array_input(items), mixed_failure_work, nullptr);
+    ASSERT_TRUE(map);
+    for (uint64_t k = 0; k < items.size(); ++k) {
+        const Step s = next_step(map.get());
+        ASSERT_EQ(s.index, k);
+        const void *payload = nullptr;
+        size_t payload_len = 0;
+        ASSERT_EQ(pm_map_error_payload(map.get(), &payload, &payload_len), PM_OK);
+        const std::string got_payload(static_cast<const char *>(payload), payload_len);
+        if (k % 3 == 0) {
+            EXPECT_EQ(s.status, PM_EITEM);
+            EXPECT_EQ(s.error, "bad item " + std::to_string(k));
+            EXPECT_EQ(got_payload, "payload " + std::to_string(k));
+        } else if (k % 3 == 1) {
+            EXPECT_EQ(s.status, PM_EITEM);
+            EXPECT_EQ(s.error, "work function returned 7") << "item " << k;
+            EXPECT_EQ(got_payload, "") << "item " << k;
+        } else {
+            EXPECT_EQ(s.status, PM_OK) << describe(s);
+            EXPECT_EQ(s.data, expected[k]);
+            EXPECT_EQ(got_payload, "") << "item " << k;
+        }
+    }
+    EXPECT_EQ(next_step(map.get()).status, PM_DONE);
+}
+
 // ---------------------------------------------------------------------------
 // PM_ERRORS_INLINE
 
