@@ -21,9 +21,13 @@ pm_install_deps
 seconds="${FUZZ_SECONDS:-60}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
 
+# meson's own output goes to a file; a failure prints its tail.
+build_log="$(mktemp)"
+trap 'rm -f "$build_log"' EXIT
 if [[ ! -f "$build/meson-private/coredata.dat" ]]; then
   CC=clang CXX=clang++ meson setup "$build" -Dfuzz=enabled -Dtests=enabled \
-    -Dexamples=false -Dbench=false -Dwerror=true
+    -Dexamples=false -Dbench=false -Dwerror=true > "$build_log" 2>&1 ||
+    { tail -n 40 "$build_log"; echo "fuzz: meson setup failed"; exit 1; }
 fi
 
 targets=("$@")
@@ -34,7 +38,10 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   done
 fi
 # Only the fuzz targets: the rest of the tree is not needed here.
-meson compile -C "$build" "${targets[@]/%/_fuzz}"
+meson compile -C "$build" "${targets[@]/%/_fuzz}" >> "$build_log" 2>&1 ||
+  { tail -n 60 "$build_log"; echo "fuzz: the targets did not build"; exit 1; }
+cp "$build_log" "$build/build.log"
+echo "fuzz: targets built with clang, ASan and UBSan (log: $build/build.log)"
 
 mkdir -p "$build/findings"
 status=0

@@ -40,8 +40,8 @@ echo "build: ok (log: $build_log)"
 # its closing table of counts stays in its own log file, so this script's
 # counted lines are the only summary in the output.
 set +e
-meson test -C "$BUILD_DIR" --print-errorlogs "$@" 2>&1 |
-  grep --line-buffered -v -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written to '
+meson test -C "$BUILD_DIR" --no-rebuild --print-errorlogs "$@" 2>&1 |
+  grep --line-buffered -v -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+ *$|^Full log written to |^$'
 status=${PIPESTATUS[0]}
 set -e
 
