@@ -420,7 +420,7 @@ private:
             what += " " + w.how_it_ended();
         if (!why.empty() && fault != PM_EIO && !stuck)
             what += " after it " + why;
-        std::vector<held_chunk> held;
+        held_chunks held;
         bool retiring;
         bool counts_as_fruitless;
         {

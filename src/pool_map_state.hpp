@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,9 +48,14 @@ struct seen_activity {
     uint64_t since_ns = 0;
 };
 
+// A worker's chunks in the order sent. Answers come in that order, so the
+// front one is taken off (a deque: no shift of the rest, which at chunk
+// size 1 are the whole in-flight window).
+using held_chunks = std::deque<held_chunk>;
+
 // The scheduler's view of one worker.
 struct worker_schedule {
-    std::vector<held_chunk> held;  // chunks sent and not yet answered in full
+    held_chunks held;              // chunks sent and not yet answered in full
     uint64_t held_items = 0;       // their items not yet answered
     uint64_t items_sent = 0;       // to this worker (this incarnation), for recycling
     uint64_t generation = 0;       // the worker's; a replacement bumps it

@@ -17,30 +17,34 @@ bool later(const result_chunk& a, const result_chunk& b) noexcept {
 void sort_buffer::push(result_chunk&& chunk) {
     if (chunk.count() == 0)
         return;
-    if (ordered_) {
+    if (!ordered_) {
+        fifo_.push_back(std::move(chunk));
+        return;
+    }
+    // Chunks are contiguous runs handed out in order: the one that starts
+    // where the releasable run ends extends it, and so may early ones.
+    if (chunk.first_index() != run_end_) {
         heap_.push_back(std::move(chunk));
         std::push_heap(heap_.begin(), heap_.end(), later);
-    } else {
-        fifo_.push_back(std::move(chunk));
+        return;
+    }
+    run_end_ += chunk.count();
+    fifo_.push_back(std::move(chunk));
+    while (!heap_.empty() && heap_.front().first_index() == run_end_) {
+        std::pop_heap(heap_.begin(), heap_.end(), later);
+        run_end_ += heap_.back().count();
+        fifo_.push_back(std::move(heap_.back()));
+        heap_.pop_back();
     }
 }
 
 bool sort_buffer::pop_ready(result_chunk& out) {
-    if (!ordered_) {
-        if (fifo_.empty())
-            return false;
-        out = std::move(fifo_.front());
-        fifo_.pop_front();
-        return true;
-    }
-    // Chunks are contiguous runs handed out in order, so the next one to
-    // release starts exactly where the last one ended.
-    if (heap_.empty() || heap_.front().first_index() != next_)
+    if (fifo_.empty())
         return false;
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    out = std::move(heap_.back());
-    heap_.pop_back();
-    next_ += out.count();
+    out = std::move(fifo_.front());
+    fifo_.pop_front();
+    if (ordered_)
+        next_ += out.count();
     return true;
 }
 

@@ -1,7 +1,9 @@
 // Holds result chunks until they may be released: in input order (a chunk is
 // released when every item before it has been), or as they arrive. Ordered,
-// the chunks wait in a binary heap on a vector: no allocation per chunk once
-// the vector has grown to the number waiting.
+// a chunk that continues the run of releasable ones joins that run's queue
+// at once (most do: workers answer in about the order they were sent);
+// only one that comes early waits in a binary heap on a vector, so neither
+// costs an allocation per chunk once the containers have grown.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +28,9 @@ public:
 private:
     bool ordered_;
     uint64_t next_ = 0;
-    std::vector<result_chunk> heap_;  // ordered: a min-heap by first index
-    std::deque<result_chunk> fifo_;   // unordered: by arrival
+    uint64_t run_end_ = 0;            // ordered: just past the last chunk in fifo_
+    std::vector<result_chunk> heap_;  // ordered: early chunks, a min-heap by first index
+    std::deque<result_chunk> fifo_;   // releasable: by arrival, or (ordered) the run in order
 };
 
 }  // namespace pm::core

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 using pm::core::result_chunk;
 using pm::core::sort_buffer;
@@ -66,4 +71,51 @@ TEST(SortBuffer, MovedChunkKeepsItsData) {
     it = out.take();
     EXPECT_EQ(it.index, 1u);
     EXPECT_TRUE(out.exhausted());
+}
+
+// Chunks of random sizes pushed in a shuffled order, with pops in between:
+// every chunk comes out once, in input order, as soon as the ones before it
+// are all in (the run's queue and the heap of early chunks together).
+TEST(SortBuffer, ShuffledArrivalsComeOutInOrderAsSoonAsTheGapCloses) {
+    std::mt19937 rng(12345);
+    for (int round = 0; round < 50; ++round) {
+        std::vector<std::pair<uint64_t, uint32_t>> chunks;
+        uint64_t next = 0;
+        while (chunks.size() < 200) {
+            const uint32_t n = 1 + rng() % 5;
+            chunks.push_back({next, n});
+            next += n;
+        }
+        // Mostly in order, a few far out of place, as from several workers.
+        for (size_t i = 0; i + 1 < chunks.size(); ++i) {
+            const size_t reach = std::min<size_t>(8, chunks.size() - i - 1);
+            if (rng() % 3 == 0) std::swap(chunks[i], chunks[i + 1 + rng() % reach]);
+        }
+        sort_buffer buf(true);
+        std::vector<bool> in(chunks.size());
+        uint64_t expect = 0;
+        size_t released = 0;
+        std::map<uint64_t, size_t> by_first;
+        for (size_t i = 0; i < chunks.size(); ++i) by_first[chunks[i].first] = i;
+        for (size_t i = 0; i < chunks.size(); ++i) {
+            buf.push(chunk(chunks[i].first, chunks[i].second));
+            in[i] = true;
+            result_chunk out;
+            while (buf.pop_ready(out)) {
+                ASSERT_EQ(out.first_index(), expect) << "round " << round;
+                expect += out.count();
+                ++released;
+            }
+            // Nothing that could be released is held back.
+            auto it = by_first.find(expect);
+            if (it != by_first.end()) {
+                ASSERT_FALSE(in[it->second]) << "round " << round << ": chunk at " << expect
+                                             << " is in but was not released";
+            }
+            ASSERT_EQ(buf.next_index(), expect);
+        }
+        EXPECT_EQ(released, chunks.size());
+        EXPECT_EQ(expect, next);
+        EXPECT_TRUE(buf.empty());
+    }
 }
