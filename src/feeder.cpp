@@ -24,6 +24,10 @@ namespace {
 
 // Chunks read ahead of a send, at most.
 constexpr size_t max_batch_chunks = 64;
+// How long a generator's chunks may be read ahead before the first of them
+// is sent: short beside a worker's time for a chunk, long beside a call of
+// a generator that has its items at hand.
+constexpr uint64_t pull_read_ahead_ns = 50'000;
 
 // A copy of a task's payload, as the worker will read it.
 std::shared_ptr<const std::vector<char>> copy_items(task_builder& chunk) {
@@ -66,6 +70,7 @@ public:
             // Read what fits: the bound's room and the workers' credit.
             size_t n_chunks = 0;
             uint64_t read = 0;
+            const uint64_t read_start_ns = input_.random_access() ? 0 : monotonic_ns();
             while (n_chunks < max_batch_chunks && read < free_items) {
                 size_t want;
                 {
@@ -99,10 +104,16 @@ public:
                     more = false;
                     break;
                 }
-                // A generator may block for its next item (waiting for a
-                // result, say): what it gave goes out before it is asked
-                // again. Arrays are read ahead, many chunks to a write.
-                if (st_.stop.load() || (!st_.ranges && !input_.random_access()))
+                // Arrays are read ahead, many chunks to a write. A generator
+                // is too, while it answers quickly: not after PM_EAGAIN
+                // (it may be waiting for results of what it gave, which go
+                // out first), nor once reading has taken long enough to
+                // delay the first chunk.
+                if (st_.stop.load())
+                    break;
+                if (!st_.ranges && !input_.random_access() &&
+                    (input_.generator_waits() ||
+                     monotonic_ns() - read_start_ns >= pull_read_ahead_ns))
                     break;
             }
             if (send_batch(n_chunks, status, message) == sent::stop)
@@ -295,10 +306,13 @@ private:
                 }
             }
             // Outside the lock: one write per worker, its chunks in order.
-            std::stable_sort(plan.begin(), plan.end(),
-                             [](const assignment& a, const assignment& b) {
-                                 return a.worker < b.worker;
-                             });
+            // (Often one chunk, or already grouped: no sort, whose buffer
+            // would be an allocation per send.)
+            const auto by_worker = [](const assignment& a, const assignment& b) {
+                return a.worker < b.worker;
+            };
+            if (!std::is_sorted(plan.begin(), plan.end(), by_worker))
+                std::stable_sort(plan.begin(), plan.end(), by_worker);
             for (size_t k = 0; k < plan.size();) {
                 const size_t target = plan[k].worker;
                 const uint64_t generation = plan[k].generation;
@@ -329,8 +343,14 @@ private:
                 return;
             link = s.link;
         }
+        // Captures two pointers, so std::function holds it without an
+        // allocation (this runs once per send).
+        const struct {
+            size_t target;
+            uint64_t generation;
+        } to{target, generation};
         bool ok = link->send(iov_.data(), static_cast<int>(iov_.size()), st_.feeder_wake.get(),
-                             [this, target, generation] {
+                             [this, &to] {
                                  // A one-shot pool is killed anyway; a shared
                                  // pool's worker must get whole frames, or it
                                  // would read a torn one.
@@ -339,8 +359,8 @@ private:
                                  std::lock_guard<std::mutex> hold(st_.mutex);
                                  // A worker being recycled still gets what it
                                  // was sent.
-                                 const worker_schedule& s = st_.sched[target];
-                                 return s.generation != generation ||
+                                 const worker_schedule& s = st_.sched[to.target];
+                                 return s.generation != to.generation ||
                                         (!s.usable && !s.retiring);
                              });
         if (!ok) {

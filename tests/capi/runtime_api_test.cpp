@@ -836,4 +836,40 @@ TEST(Feed, AGeneratorWaitingForItsResultsIsNotLeftWaiting) {
     EXPECT_STREQ(pm_status_str(PM_EAGAIN), "nothing yet: the wait timed out");
 }
 
+// A generator that takes 2 ms per item and returns PM_OK: the feeder reads
+// chunks ahead only while the calls are quick, so its first item goes out
+// after its first call, not after the 64 chunks a write may carry.
+struct SlowGen {
+    std::atomic<int> calls{0};
+    int n = 200;
+};
+
+int slow_gen(pm_feed *feed, void *ud) {
+    auto *g = static_cast<SlowGen *>(ud);
+    const int k = g->calls.fetch_add(1);
+    if (k == g->n) return PM_DONE;
+    usleep(2000);
+    const uint64_t v = static_cast<uint64_t>(k);
+    return pm_feed_push(feed, &v, sizeof v);
+}
+
+TEST(Feed, ASlowGeneratorsItemsAreNotHeldBackToFillLaterChunks) {
+    SlowGen gen;
+    Config cfg;
+    cfg.processes = 2;
+    cfg.chunk = 1;
+    Options opts = make_options(cfg);
+    pm_input *in = nullptr;
+    ASSERT_EQ(pm_input_create_pull(&in, slow_gen, &gen, nullptr), PM_OK);
+    pm_map *m = nullptr;
+    ASSERT_EQ(pm_map_create(&m, opts.get(), in, echo_work, nullptr, nullptr), PM_OK);
+    Map map(m);
+    uint64_t index = 99;
+    ASSERT_EQ(pm_map_next(map.get(), &index, nullptr, nullptr), PM_OK);
+    EXPECT_EQ(index, 0u);
+    // Read ahead to the write's 64 chunks, the first result would come
+    // after 64 calls (128 ms); the margin is for a loaded machine.
+    EXPECT_LT(gen.calls.load(), 32) << "calls of the generator before its first result";
+}
+
 }  // namespace
