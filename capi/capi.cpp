@@ -834,6 +834,20 @@ int claim_step(pm_map* map, const char* fn) {
     return PM_OK;
 }
 
+// Lets go of a step's claim. Once in_next is false a destroyer may free the
+// map: it is the last thing we touch. A destroyer that announced itself is
+// woken under the gate (it cannot free the map before we let the gate go);
+// one that comes after this check polls in_next (pm_map_destroy()).
+void end_claim(pm_map* map) {
+    if (map->destroyer_waits.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> hold(map->gate);
+        map->in_next.store(false, std::memory_order_release);
+        map->left.notify_all();
+    } else {
+        map->in_next.store(false, std::memory_order_release);
+    }
+}
+
 // Ends a step: true if the map is still there (false: a progress callback
 // destroyed it, and it is gone now).
 bool release_step(pm_map* map) {
@@ -844,17 +858,7 @@ bool release_step(pm_map* map) {
         return false;
     }
     map->stepper.store(pthread_t{}, std::memory_order_relaxed);
-    // Once in_next is false a destroyer may free the map: it is the last
-    // thing we touch. A destroyer that announced itself is woken under the
-    // gate (it cannot free the map before we let the gate go); one that
-    // comes after this check polls in_next (pm_map_destroy()).
-    if (map->destroyer_waits.load(std::memory_order_acquire)) {
-        std::lock_guard<std::mutex> hold(map->gate);
-        map->in_next.store(false, std::memory_order_release);
-        map->left.notify_all();
-    } else {
-        map->in_next.store(false, std::memory_order_release);
-    }
+    end_claim(map);
     return true;
 }
 
@@ -881,14 +885,7 @@ bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (len)
         *len = e.len;
     map->payload.clear();
-    // release_step() without its deferred-destroy case, which needs a callback.
-    if (map->destroyer_waits.load(std::memory_order_acquire)) {
-        std::lock_guard<std::mutex> hold(map->gate);
-        map->in_next.store(false, std::memory_order_release);
-        map->left.notify_all();
-    } else {
-        map->in_next.store(false, std::memory_order_release);
-    }
+    end_claim(map);  // release_step() but its deferred destroy, which needs a callback
     return true;
 }
 
