@@ -858,12 +858,10 @@ TEST(Feed, ASlowGeneratorsItemsAreNotHeldBackToFillLaterChunks) {
     Config cfg;
     cfg.processes = 2;
     cfg.chunk = 1;
-    Options opts = make_options(cfg);
     pm_input *in = nullptr;
     ASSERT_EQ(pm_input_create_pull(&in, slow_gen, &gen, nullptr), PM_OK);
-    pm_map *m = nullptr;
-    ASSERT_EQ(pm_map_create(&m, opts.get(), in, echo_work, nullptr, nullptr), PM_OK);
-    Map map(m);
+    Map map = start_map(cfg, in, echo_work);
+    ASSERT_TRUE(map);
     uint64_t index = 99;
     ASSERT_EQ(pm_map_next(map.get(), &index, nullptr, nullptr), PM_OK);
     EXPECT_EQ(index, 0u);
