@@ -154,7 +154,15 @@ public:
     void begin_item() noexcept { item_start_ = data_.size(); }
     // Appends to the current item's result; returns where the bytes go.
     char* append(size_t len) { return data_.append(len); }
-    void end_item_ok() { table_.push_back({data_.size() - item_start_, PM_OK, 0}); }
+    void end_item_ok() {
+        // Fields stored in place: a pushed temporary was written as two
+        // 8-byte stores and read back as one 16-byte load, which stalls.
+        const uint64_t len = data_.size() - item_start_;
+        result_entry& e = table_.emplace_back();
+        e.len = len;
+        e.status = PM_OK;
+        e.message_len = 0;
+    }
     void end_item_failed(int status, const std::string& message,
                          const std::string& payload = std::string());
     uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }
