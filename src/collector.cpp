@@ -138,10 +138,8 @@ private:
                     read_worker(i);
                 }
             }
-            wake_for_results();
         }
         handle_broken_channels();
-        wake_for_results();
         const uint64_t now = monotonic_ns();
         if (now - last_check_ns_ >= static_cast<uint64_t>(check_ms_) * 1'000'000) {
             last_check_ns_ = now;
@@ -150,7 +148,6 @@ private:
             check_stalled_frames(now);
         }
         retire_recycled();
-        wake_for_results();
     }
 
     // Reads what worker i left, then retires it. Reading may already have
@@ -243,19 +240,9 @@ private:
                 st_.note_final_failure(chunk.first_failed());
             st_.sorter.push(std::move(chunk));
         }
-        results_filed_ = true;  // the waiters are woken once per poll round
-        return {};
-    }
-
-    // Wakes the caller (results) and the feeder (credit) once for all the
-    // frames filed since the last call: at chunk size 1 a wake-up per frame
-    // cost a futex call and a context switch per item.
-    void wake_for_results() {
-        if (!results_filed_)
-            return;
-        results_filed_ = false;
         st_.room.notify_one();
         st_.results.notify_one();
+        return {};
     }
 
     bool should_recycle(size_t i) {
@@ -609,7 +596,6 @@ private:
     std::vector<polled> owner_;
     std::vector<uint64_t> last_bytes_ns_;  // per worker slot: when its stream last polled readable
     uint64_t last_check_ns_ = 0;
-    bool results_filed_ = false;  // take_frame() filed results since wake_for_results()
     uint64_t stall_limit_ms_ = frame_stall_limit_ms;
     int check_ms_ = idle_poll_ms;
     bool killed_ = false;
