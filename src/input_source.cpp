@@ -109,7 +109,6 @@ input_source::fill_status input_source::fill(task_builder& out, size_t want,
     case kind::pull:
         break;
     }
-    waits_ = false;
     if (ended_)
         return fill_status::end;
     pm_feed feed;
@@ -135,10 +134,8 @@ input_source::fill_status input_source::fill(task_builder& out, size_t want,
             ended_ = true;
             return fill_status::end;
         }
-        if (rc == PM_EAGAIN) {  // none ready now: send what it gave
-            waits_ = true;
+        if (rc == PM_EAGAIN)  // none ready now: send what it gave
             return out.count() > 0 ? fill_status::more : fill_status::idle;
-        }
         if (rc < 0) {
             ended_ = true;
             *message = feed.error.empty()

@@ -57,9 +57,6 @@ public:
     // stop is set. failed: message holds the callback's error.
     fill_status fill(task_builder& out, size_t want, const std::atomic<bool>* stop,
                      std::string* message);
-    // After fill() on a pull input: its generator's last call returned
-    // PM_EAGAIN, so what it gave must be sent before it is called again.
-    bool generator_waits() const noexcept { return waits_; }
 
 private:
     enum class kind { pull, array, records };
@@ -71,7 +68,6 @@ private:
     void* user_data_ = nullptr;
     pm_destroy_fn destroy_ = nullptr;
     bool ended_ = false;
-    bool waits_ = false;
     // array and records
     const char* base_ = nullptr;
     size_t record_size_ = 0;

@@ -172,9 +172,9 @@ typedef int (*pm_work_fn)(const void *item, size_t len, uint64_t index,
  * items pushed up to a PM_EAGAIN are sent before the next call, so a
  * generator may wait for the results of the items it gave, returning
  * PM_EAGAIN while it waits (since 0.3); after PM_OK the feeder may call it
- * again first, to fill its chunk and, while the calls return quickly (for
- * up to 50 us), the next chunks the workers have room for, so that small
- * chunks go out many to a write (since 0.3). */
+ * again first, to fill its chunk, but a full chunk is sent before the next
+ * call, so a generator that blocks for its next item delays nothing it
+ * gave before the chunk was full. */
 typedef int (*pm_input_fn)(pm_feed *feed, void *user_data);
 
 /* Progress: called on the thread calling pm_map_next() after each delivered

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -836,9 +838,10 @@ TEST(Feed, AGeneratorWaitingForItsResultsIsNotLeftWaiting) {
     EXPECT_STREQ(pm_status_str(PM_EAGAIN), "nothing yet: the wait timed out");
 }
 
-// A generator that takes 2 ms per item and returns PM_OK: the feeder reads
-// chunks ahead only while the calls are quick, so its first item goes out
-// after its first call, not after the 64 chunks a write may carry.
+// A generator that takes 2 ms per item and returns PM_OK: a full chunk goes
+// out before the next call, so its first item is not held back while it
+// makes the next ones (reading 64 chunks ahead to a write would hold it for
+// 64 calls).
 struct SlowGen {
     std::atomic<int> calls{0};
     int n = 200;
@@ -868,6 +871,52 @@ TEST(Feed, ASlowGeneratorsItemsAreNotHeldBackToFillLaterChunks) {
     // Read ahead to the write's 64 chunks, the first result would come
     // after 64 calls (128 ms); the margin is for a loaded machine.
     EXPECT_LT(gen.calls.load(), 32) << "calls of the generator before its first result";
+}
+
+// A generator that blocks inside its call until the result of the item it
+// gave last has been delivered (as the Go binding's inputs do: they wait for
+// their next item): with chunk size 1 each item must go out before the
+// next call, or the map deadlocks. The wait gives up after 10 s.
+struct BlockingGen {
+    std::mutex m;
+    std::condition_variable delivered_cv;
+    int delivered = 0;
+    int pushed = 0;
+    int n = 50;
+};
+
+int blocking_gen(pm_feed *feed, void *ud) {
+    auto *g = static_cast<BlockingGen *>(ud);
+    if (g->pushed == g->n) return PM_DONE;
+    std::unique_lock<std::mutex> hold(g->m);
+    if (!g->delivered_cv.wait_for(hold, std::chrono::seconds(10),
+                                  [g] { return g->delivered >= g->pushed; })) {
+        pm_feed_set_error(feed, "the result of the last item never came");
+        return PM_EINPUT;
+    }
+    const uint64_t v = static_cast<uint64_t>(g->pushed++);
+    return pm_feed_push(feed, &v, sizeof v);
+}
+
+TEST(Feed, AGeneratorBlockingForItsLastResultIsNotDeadlocked) {
+    BlockingGen gen;
+    Config cfg;
+    cfg.processes = 2;
+    cfg.chunk = 1;
+    pm_input *in = nullptr;
+    ASSERT_EQ(pm_input_create_pull(&in, blocking_gen, &gen, nullptr), PM_OK);
+    Map map = start_map(cfg, in, echo_work);
+    ASSERT_TRUE(map);
+    for (int k = 0; k < gen.n; ++k) {
+        uint64_t index = 99;
+        ASSERT_EQ(pm_map_next(map.get(), &index, nullptr, nullptr), PM_OK)
+            << "item " << k << ": " << pm_map_error(map.get());
+        EXPECT_EQ(index, uint64_t(k));
+        std::lock_guard<std::mutex> hold(gen.m);
+        ++gen.delivered;
+        gen.delivered_cv.notify_all();
+    }
+    EXPECT_EQ(pm_map_next(map.get(), nullptr, nullptr, nullptr), PM_DONE);
 }
 
 }  // namespace
