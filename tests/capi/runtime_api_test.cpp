@@ -838,6 +838,17 @@ TEST(Feed, AGeneratorWaitingForItsResultsIsNotLeftWaiting) {
     EXPECT_STREQ(pm_status_str(PM_EAGAIN), "nothing yet: the wait timed out");
 }
 
+// A one-shot map of echo_work over generator fn, 2 processes, chunk size 1.
+Map start_item_by_item_map(pm_input_fn fn, void *gen) {
+    Config cfg;
+    cfg.processes = 2;
+    cfg.chunk = 1;
+    pm_input *in = nullptr;
+    EXPECT_EQ(pm_input_create_pull(&in, fn, gen, nullptr), PM_OK);
+    if (!in) return Map(nullptr);
+    return start_map(cfg, in, echo_work);
+}
+
 // A generator that takes 2 ms per item and returns PM_OK: a full chunk goes
 // out before the next call, so its first item is not held back while it
 // makes the next ones (reading 64 chunks ahead to a write would hold it for
@@ -858,12 +869,7 @@ int slow_gen(pm_feed *feed, void *ud) {
 
 TEST(Feed, ASlowGeneratorsItemsAreNotHeldBackToFillLaterChunks) {
     SlowGen gen;
-    Config cfg;
-    cfg.processes = 2;
-    cfg.chunk = 1;
-    pm_input *in = nullptr;
-    ASSERT_EQ(pm_input_create_pull(&in, slow_gen, &gen, nullptr), PM_OK);
-    Map map = start_map(cfg, in, echo_work);
+    Map map = start_item_by_item_map(slow_gen, &gen);
     ASSERT_TRUE(map);
     uint64_t index = 99;
     ASSERT_EQ(pm_map_next(map.get(), &index, nullptr, nullptr), PM_OK);
@@ -900,12 +906,7 @@ int blocking_gen(pm_feed *feed, void *ud) {
 
 TEST(Feed, AGeneratorBlockingForItsLastResultIsNotDeadlocked) {
     BlockingGen gen;
-    Config cfg;
-    cfg.processes = 2;
-    cfg.chunk = 1;
-    pm_input *in = nullptr;
-    ASSERT_EQ(pm_input_create_pull(&in, blocking_gen, &gen, nullptr), PM_OK);
-    Map map = start_map(cfg, in, echo_work);
+    Map map = start_item_by_item_map(blocking_gen, &gen);
     ASSERT_TRUE(map);
     for (int k = 0; k < gen.n; ++k) {
         uint64_t index = 99;
