@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     }
 
     const bool ok = total == 91 && failed == 1 && refused;
-    std::printf("%s\n", ok ? "ok" : "WRONG");
+    std::printf("exec-mode workers: %s\n",
+                ok ? "every square, the one failure and the refusal as expected" : "WRONG");
     return ok ? 0 : 1;
 }
