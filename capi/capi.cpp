@@ -520,22 +520,41 @@ int pm_feed_set_error(pm_feed* feed, const char* message) {
 
 /* ---- sinks ------------------------------------------------------------- */
 
-int pm_sink_write(pm_sink* out, const void* data, size_t len) {
+namespace {
+
+// pm_sink_write() when the bytes do not fit the frame as it is, or an
+// argument is wrong.
+[[gnu::noinline]] int sink_write_growing(pm_sink* out, const void* data, size_t len) {
     if (!out || !out->builder)
         return fail(PM_EINVAL, "pm_sink_write: sink is NULL");
     if (!data && len)
         return fail(PM_EINVAL, "pm_sink_write: data is NULL with a length");
     return guard([&]() -> int {
         char* to = out->builder->append(len);
-        // Most results are a few bytes: copy those without a call to memcpy.
-        if (len == 8)
-            std::memcpy(to, data, 8);
-        else if (len == 4)
-            std::memcpy(to, data, 4);
-        else if (len)
+        if (len)
             std::memcpy(to, data, len);
         return PM_OK;
     });
+}
+
+}  // namespace
+
+int pm_sink_write(pm_sink* out, const void* data, size_t len) {
+    // Once per item: the common case (room in the frame) is a few
+    // instructions, with no frame of its own and, for the most common sizes,
+    // no call to memcpy.
+    if (out && out->builder && data) {
+        if (char* to = out->builder->append_if_room(len)) {
+            if (len == 8)
+                std::memcpy(to, data, 8);
+            else if (len == 4)
+                std::memcpy(to, data, 4);
+            else
+                std::memcpy(to, data, len);
+            return PM_OK;
+        }
+    }
+    return sink_write_growing(out, data, len);
 }
 
 int pm_sink_reserve(pm_sink* out, size_t len, void** buf) {

@@ -34,6 +34,14 @@ public:
         size_ += len;
         return at;
     }
+    // The same when it fits without growing; nullptr when it does not.
+    char* append_if_room(size_t len) noexcept {
+        if (len > capacity_ - size_)
+            return nullptr;
+        char* at = bytes_ + size_;
+        size_ += len;
+        return at;
+    }
     void append(const void* data, size_t len) {
         if (len)
             std::memcpy(append(len), data, len);
@@ -44,7 +52,8 @@ public:
     void clear() noexcept { size_ = 0; }
 
 private:
-    void grow(size_t len) {
+    // Out of line: appends that fit stay a few instructions, with no frame.
+    [[gnu::noinline]] void grow(size_t len) {
         if (len > SIZE_MAX / 2 - size_)
             throw std::bad_alloc();
         size_t want = size_ + len;

@@ -154,6 +154,7 @@ public:
     void begin_item() noexcept { item_start_ = data_.size(); }
     // Appends to the current item's result; returns where the bytes go.
     char* append(size_t len) { return data_.append(len); }
+    char* append_if_room(size_t len) noexcept { return data_.append_if_room(len); }
     void end_item_ok() {
         // Fields stored in place: a pushed temporary was written as two
         // 8-byte stores and read back as one 16-byte load, which stalls.
@@ -248,6 +249,10 @@ public:
     }
 
 private:
+    // decode() once the frame is known to be sound: takes the payload.
+    std::string adopt(const frame_header& h, payload_buffer&& payload, uint64_t table,
+                      uint64_t first_failed);
+
     payload_buffer payload_;
     const result_entry* table_ = nullptr;
     const char* data_ = nullptr;

@@ -10,38 +10,24 @@ void run_item(const work_spec& work, const worker_context& where, const char* it
     run_item(work, where, item, len, index, out, sink);
 }
 
-void run_item(const work_spec& work, const worker_context& where, const char* item, size_t len,
-              uint64_t index, result_builder& out, pm_sink& sink) {
-    out.begin_item();
-    // Reused: only a failed item leaves anything to reset.
-    if (sink.error_set) {
-        sink.error.clear();
-        sink.error_set = false;
-    }
+void clear_sink_failure(pm_sink& sink) noexcept {
+    sink.error.clear();
+    sink.error_set = false;
     sink.payload.clear();
-    sink.builder = &out;
-    sink.context = &where;
-    if (where.slot)
-        where.slot->index.store(index, std::memory_order_relaxed);
-    int rc;
+}
+
+int work_fn_threw(pm_sink& sink, const char* what) noexcept {
     try {
-        rc = work.fn(item, len, index, &sink, work.user_data);
-    } catch (const std::exception& e) {
-        // A C++ work function's exception becomes the item's error, not a crash.
-        rc = -1;
-        sink.error = std::string("work function threw: ") + e.what();
-        sink.error_set = true;
+        sink.error = what ? std::string("work function threw: ") + what
+                          : std::string("work function threw a non-standard exception");
     } catch (...) {
-        rc = -1;
-        sink.error = "work function threw a non-standard exception";
-        sink.error_set = true;
+        sink.error.clear();  // no memory for the message: the status still says it
     }
-    if (where.slot)
-        where.slot->index.store(activity_slot::idle, std::memory_order_relaxed);
-    if (rc == 0) {
-        out.end_item_ok();
-        return;
-    }
+    sink.error_set = true;
+    return -1;
+}
+
+void end_failed_item(pm_sink& sink, int rc, result_builder& out) {
     out.end_item_failed(PM_EITEM,
                         sink.error_set ? sink.error : "work function returned " + std::to_string(rc),
                         sink.payload);
