@@ -214,6 +214,7 @@ private:
         }
         w.items_done += h.count;
         const bool recycle = should_recycle(i);
+        bool wake_feeder;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
             worker_schedule& s = st_.sched[i];
@@ -236,11 +237,19 @@ private:
                 s.retiring = true;
                 s.usable = false;
             }
-            if (st_.settings.error_mode != PM_ERRORS_RETURN && chunk.first_failed() != UINT64_MAX)
+            const bool failed = chunk.first_failed() != UINT64_MAX;
+            if (st_.settings.error_mode != PM_ERRORS_RETURN && failed)
                 st_.note_final_failure(chunk.first_failed());
             st_.sorter.push(std::move(chunk));
+            // The credit came back; the feeder waits for a quarter of it
+            // (or for room, which only the consumer gives back).
+            using lack = pool_map_state::feeder_lack;
+            const lack l = st_.feeder_lacks;
+            wake_feeder = l == lack::anything || failed || s.retiring ||
+                          (l != lack::room && st_.credit_worth_a_write(s.held_items));
         }
-        st_.room.notify_one();
+        if (wake_feeder)
+            st_.room.notify_one();
         st_.results.notify_one();
         return {};
     }

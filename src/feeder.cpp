@@ -200,16 +200,21 @@ private:
     }
 
     // Under the mutex: items the usable workers could take now (at least a
-    // chunk of one for the one with the most credit).
-    uint64_t free_credit(const item_costs& costs) {
+    // chunk of one for the one with the most credit). *worth_a_write: some
+    // worker has a quarter of its credit free. Waiting for that, not for the
+    // first free item, lets small chunks go out many to a write (and wakes
+    // this thread once for them) while the worker still has three quarters
+    // of its credit to run; a worker's credit all comes back as it runs.
+    uint64_t free_credit(const item_costs& costs, bool* worth_a_write) {
         uint64_t free_items = 0;
+        *worth_a_write = false;
         const size_t n = st_.planner.peek_chunk_size(costs);
+        const uint64_t cap = st_.planner.credit_items(n, costs);
         for (const worker_schedule& s : st_.sched) {
-            if (!s.usable)
+            if (!s.usable || s.held_items >= cap)
                 continue;
-            const uint64_t cap = st_.planner.credit_items(n, costs);
-            if (s.held_items < cap)
-                free_items += cap - s.held_items;
+            free_items += cap - s.held_items;
+            *worth_a_write = *worth_a_write || st_.credit_worth_a_write(s.held_items);
         }
         return free_items;
     }
@@ -229,10 +234,21 @@ private:
                     const item_costs costs = st_.costs();
                     const uint64_t bound = st_.planner.in_flight_bound(costs);
                     room = st_.in_flight < bound ? bound - st_.in_flight : 0;
-                    credit = free_credit(costs);
+                    bool worth_a_write;
+                    credit = free_credit(costs, &worth_a_write);
                     pick_worker(1, costs, &any_usable);
-                    return !any_usable || (room > 0 && credit > 0);
+                    using lack = pool_map_state::feeder_lack;
+                    const bool has_room = room > 0, has_credit = credit > 0 && worth_a_write;
+                    if (!any_usable || (has_room && has_credit)) {
+                        st_.feeder_lacks = lack::anything;
+                        return true;
+                    }
+                    st_.feeder_lacks = !has_room && !has_credit ? lack::room_and_credit
+                                       : !has_room              ? lack::room
+                                                                : lack::credit;
+                    return false;
                 });
+                st_.feeder_lacks = pool_map_state::feeder_lack::anything;
                 if (st_.stop.load() || st_.dispatched >= st_.stop_at)
                     return 0;
                 if (!any_usable) {

@@ -180,11 +180,15 @@ private:
     // to the feeder; its memory lives until the next batch (the entries
     // handed out point into it).
     void release_current() {
+        bool wake;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
             st_.in_flight -= current_.count();
+            using lack = pool_map_state::feeder_lack;
+            wake = st_.feeder_lacks != lack::credit;
         }
-        st_.room.notify_one();
+        if (wake)
+            st_.room.notify_one();
         have_current_ = false;
         spent_.push_back(std::move(current_));
         current_ = result_chunk();
@@ -280,6 +284,12 @@ void pool_map_state::note_final_failure(uint64_t index) {
         return;
     stop_at = index + 1;
     reruns.erase(reruns.lower_bound(stop_at), reruns.end());
+}
+
+bool pool_map_state::credit_worth_a_write(uint64_t held_items) const noexcept {
+    const item_costs c = costs();
+    const uint64_t cap = planner.credit_items(planner.peek_chunk_size(c), c);
+    return held_items < cap && cap - held_items >= std::max<uint64_t>(1, cap / 4);
 }
 
 bool pool_map_state::work_outstanding() const noexcept {

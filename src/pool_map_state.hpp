@@ -105,6 +105,15 @@ struct pool_map_state {
 
     std::mutex mutex;
     std::condition_variable room;     // feeder waits: in-flight room, credit
+    // Under the mutex: what the feeder, asleep in its wait for work, lacks,
+    // so that a change to something else need not wake it (at chunk size 1
+    // a wake for every result and every release was most of the map's
+    // futex calls). Anywhere else it waits for anything.
+    enum class feeder_lack { anything, room, credit, room_and_credit };
+    feeder_lack feeder_lacks = feeder_lack::anything;
+    // Under the mutex: whether a worker holding held_items has a quarter of
+    // its credit free, enough for the feeder to write to it.
+    bool credit_worth_a_write(uint64_t held_items) const noexcept;
     std::condition_variable results;  // consumer waits: a result, or the end
     std::vector<worker_schedule> sched;
     sort_buffer sorter;
