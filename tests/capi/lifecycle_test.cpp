@@ -359,6 +359,55 @@ TEST(Pool, SequentialMapsGiveCorrectResults) {
     EXPECT_TRUE(no_children());
 }
 
+// A pool asks its template for its first workers a few at a time, ahead of
+// the answers: more workers than fit in that window all start, each is
+// known by its own pid, every one of them runs items, and none outlives
+// the pool.
+int pid_work(const void *, size_t, uint64_t, pm_sink *out, void *) {
+    const int64_t pid = getpid();
+    return pm_sink_write(out, &pid, sizeof pid) == PM_OK ? 0 : 1;
+}
+
+TEST(Pool, MoreWorkersThanTheStartWindowAllStartAndRun) {
+    const auto fds_before = open_fds();
+    Config cfg;
+    cfg.processes = 40;
+    Options opts = make_options(cfg);
+    pm_pool *praw = nullptr;
+    ASSERT_EQ(pm_pool_create(&praw, opts.get(), pid_work, nullptr, nullptr), PM_OK)
+        << pm_last_error();
+    EXPECT_EQ(pm_pool_processes(praw), 40u);
+    // Items that take a while, one to a chunk: every worker gets some.
+    const std::vector<uint64_t> items = make_items(400);
+    Config mcfg;
+    mcfg.chunk = 1;
+    Options mopts = make_options(mcfg);
+    pm_map *raw = nullptr;
+    ASSERT_EQ(pm_pool_map(&raw, praw, mopts.get(), array_input(items)), PM_OK)
+        << pm_last_error();
+    std::set<int64_t> pids;
+    {
+        Map map(raw);
+        const std::vector<Step> steps = drain(raw);
+        ASSERT_EQ(steps.size(), items.size() + 1);
+        EXPECT_EQ(steps.back().status, PM_DONE);
+        for (size_t k = 0; k + 1 < steps.size(); ++k) {
+            const Step &s = steps[k];
+            ASSERT_EQ(s.status, PM_OK) << s.error;
+            ASSERT_EQ(s.data.size(), sizeof(int64_t));
+            int64_t pid;
+            std::memcpy(&pid, s.data.data(), sizeof pid);
+            pids.insert(pid);
+        }
+    }
+    EXPECT_EQ(pids.size(), 40u);
+    EXPECT_EQ(pids.count(getpid()), 0u);
+    pm_pool_destroy(praw);
+    EXPECT_TRUE(no_children());
+    const auto fds_after = open_fds();
+    EXPECT_EQ(fds_before, fds_after) << fd_diff(fds_before, fds_after);
+}
+
 TEST(Pool, MapWhileAnotherIsAliveIsRefused) {
     for (uint32_t processes : {1u, 2u}) {
         SCOPED_TRACE("processes " + std::to_string(processes));
