@@ -126,21 +126,6 @@ std::string spawner::template_end() {
 
 spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
     std::lock_guard<std::mutex> hold(mutex_);
-    send_request(id, task_read_fd, result_write_fd, board_fd);
-    return take_reply(id, answer_timeout_ns);
-}
-
-void spawner::send_spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
-    std::lock_guard<std::mutex> hold(mutex_);
-    send_request(id, task_read_fd, result_write_fd, board_fd);
-}
-
-spawned_worker spawner::take_spawned(uint32_t id, uint64_t timeout_ns) {
-    std::lock_guard<std::mutex> hold(mutex_);
-    return take_reply(id, timeout_ns);
-}
-
-void spawner::send_request(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
     if (template_gone_)
         throw error(PM_ESYS, "the pool's template process is gone; no worker can be started");
     message req = {op_spawn, id, 0, 0};
@@ -158,10 +143,7 @@ void spawner::send_request(uint32_t id, int task_read_fd, int result_write_fd, i
         throw error(PM_ESYS, "the pool's template process is gone; worker " +
                                  std::to_string(id) + " cannot be started" + template_end());
     }
-}
-
-spawned_worker spawner::take_reply(uint32_t id, uint64_t timeout_ns) {
-    const uint64_t deadline = monotonic_ns() + timeout_ns;
+    const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
     for (;;) {
         uint64_t now = monotonic_ns();
         reply r;
@@ -171,10 +153,6 @@ spawned_worker spawner::take_reply(uint32_t id, uint64_t timeout_ns) {
                                      std::to_string(id) + template_end());
         if (r.m.op != op_spawned)
             continue;
-        if (r.m.worker_id != id)
-            throw error(PM_EINTERNAL, "the template process answered for worker " +
-                                          std::to_string(r.m.worker_id) + " where worker " +
-                                          std::to_string(id) + " was due");
         if (r.m.pid <= 0)
             throw_system_error(r.m.pid == failed_fork      ? "fork (in the template process)"
                                : r.m.pid == failed_watch ? "watching a new worker (in the template process)"

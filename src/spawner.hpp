@@ -63,16 +63,6 @@ public:
     // its activity board (our copies stay ours: close them after). Throws
     // PM_ESYS when the fork fails or the template is gone. Thread-safe.
     spawned_worker spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd);
-    // spawn() in two halves, so that a pool's first workers are asked for
-    // at once and the template forks one while we set up the next:
-    // send_spawn() sends the request (our copies of the descriptors may be
-    // closed as soon as it returns), take_spawned() waits for the answer.
-    // The template answers in the order it was asked; take the answers in
-    // that order. Both throw as spawn() does. Not for several threads at
-    // once (a pool's start, which has no other thread yet).
-    static constexpr uint64_t answer_timeout_ns = 10'000'000'000ull;
-    void send_spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd);
-    spawned_worker take_spawned(uint32_t id, uint64_t timeout_ns = answer_timeout_ns);
 
     // The wait status the template reported for worker pid, waiting for the
     // report until deadline_ns (monotonic). False if it did not come (the
@@ -97,9 +87,6 @@ private:
     // Reads one message from the template, filing exit reports; waits up to
     // timeout_ms. False on timeout or when the template is gone.
     bool read_reply(int timeout_ms, reply* out);
-    // Under mutex_: the two halves of a spawn.
-    void send_request(uint32_t id, int task_read_fd, int result_write_fd, int board_fd);
-    spawned_worker take_reply(uint32_t id, uint64_t timeout_ns);
     // ": it exited with status N (...)" once the template is gone, or "".
     std::string template_end();
 

@@ -126,33 +126,11 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             input_ = inherited_input{};
         }
         spawner_ = std::make_unique<spawner>(recipe);
-        // Requests ahead of the answers: the template forks each worker
-        // while we set up the next one's channel. At most spawn_window of
-        // them, so that neither side's socket buffer fills while the other
-        // does not read it (each would then wait for the other). Should a
-        // request or an answer fail, the answers still due are taken (each
-        // such worker becomes known, and so is stopped) before the pool
-        // fails; briefly, and not past the first that does not come.
-        constexpr size_t spawn_window = 16;
-        size_t next_answer = 0;
-        try {
-            for (uint32_t i = 0; i < settings.processes; ++i) {
-                if (workers_.size() - next_answer >= spawn_window)
-                    take_process(*workers_[next_answer++]);
-                auto w = std::make_unique<worker>();
-                w->id = i;
-                ask_for_process(*w);
-                workers_.push_back(std::move(w));
-            }
-            while (next_answer < workers_.size())
-                take_process(*workers_[next_answer++]);
-        } catch (...) {
-            try {
-                while (next_answer < workers_.size())
-                    take_process(*workers_[next_answer++], 1'000'000'000);
-            } catch (...) {
-            }
-            throw;
+        for (uint32_t i = 0; i < settings.processes; ++i) {
+            auto w = std::make_unique<worker>();
+            w->id = i;
+            start_process(*w);
+            workers_.push_back(std::move(w));
         }
         PM_LOG(debug, "started {} worker processes with {} threads each (template pid {})",
                settings.processes, threads_, spawner_->pid());
@@ -178,32 +156,21 @@ worker_pool::worker_pool(const map_settings& settings, std::vector<unique_fd> ta
 worker_pool::~worker_pool() { shutdown(1'000'000'000); }
 
 void worker_pool::start_process(worker& w) {
-    ask_for_process(w);
-    take_process(w);
-}
-
-void worker_pool::ask_for_process(worker& w) {
     // The template holds no pipe of ours (it was forked before any existed),
     // so the new worker gets exactly its own two ends.
     pipe_link link = pipe_link::create();
     activity_board board = activity_board::create(threads_);
-    w.alive = false;
-    spawner_->send_spawn(w.id, link.tasks.read_end.get(), link.results.write_end.get(),
-                         board.fd());
-    // The request holds its own references to the descriptors it passes:
-    // ours of the worker's ends close when link goes, and the board's here.
+    spawned_worker s = spawner_->spawn(w.id, link.tasks.read_end.get(),
+                                       link.results.write_end.get(), board.fd());
     board.close_fd();
     w.link = std::make_shared<pipe_channel>(link);  // takes our ends
     w.board = std::move(board);
-}
-
-void worker_pool::take_process(worker& w, uint64_t timeout_ns) {
-    spawned_worker s = spawner_->take_spawned(w.id, timeout_ns);
     w.pid = s.pid;
     w.exit_watch = std::move(s.exit_watch);
     w.status_known = false;
     w.items_done = 0;
     w.alive = true;
+    // link's worker ends close here: the worker has its own copies.
 }
 
 uint32_t worker_pool::live_count() const noexcept {

@@ -95,9 +95,6 @@ public:
 
 private:
     void start_process(worker& w);
-    // start_process() in two halves (spawner::send_spawn, take_spawned).
-    void ask_for_process(worker& w);
-    void take_process(worker& w, uint64_t timeout_ns = spawner::answer_timeout_ns);
 
     std::unique_ptr<spawner> spawner_;
     std::vector<std::unique_ptr<worker>> workers_;
