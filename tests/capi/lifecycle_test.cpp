@@ -359,16 +359,14 @@ TEST(Pool, SequentialMapsGiveCorrectResults) {
     EXPECT_TRUE(no_children());
 }
 
-// A pool asks its template for its first workers a few at a time, ahead of
-// the answers: more workers than fit in that window all start, each is
-// known by its own pid, every one of them runs items, and none outlives
-// the pool.
+// A large pool: every worker starts, is known by its own pid, runs items,
+// and none outlives the pool, nor any descriptor.
 int pid_work(const void *, size_t, uint64_t, pm_sink *out, void *) {
     const int64_t pid = getpid();
     return pm_sink_write(out, &pid, sizeof pid) == PM_OK ? 0 : 1;
 }
 
-TEST(Pool, MoreWorkersThanTheStartWindowAllStartAndRun) {
+TEST(Pool, ManyWorkersAllStartRunAndLeaveNothing) {
     const auto fds_before = open_fds();
     Config cfg;
     cfg.processes = 40;
