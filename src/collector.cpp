@@ -246,7 +246,7 @@ private:
             using lack = pool_map_state::feeder_lack;
             const lack l = st_.feeder_lacks;
             wake_feeder = l == lack::anything || failed || s.retiring ||
-                          (l != lack::room && st_.credit_worth_a_write(s.held_items));
+                          (l != lack::room && pool_map_state::credit_worth_a_write(st_.credit_cap(), s.held_items));
         }
         if (wake_feeder)
             st_.room.notify_one();

@@ -214,7 +214,8 @@ private:
             if (!s.usable || s.held_items >= cap)
                 continue;
             free_items += cap - s.held_items;
-            *worth_a_write = *worth_a_write || st_.credit_worth_a_write(s.held_items);
+            *worth_a_write =
+                *worth_a_write || pool_map_state::credit_worth_a_write(cap, s.held_items);
         }
         return free_items;
     }

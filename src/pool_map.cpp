@@ -286,10 +286,9 @@ void pool_map_state::note_final_failure(uint64_t index) {
     reruns.erase(reruns.lower_bound(stop_at), reruns.end());
 }
 
-bool pool_map_state::credit_worth_a_write(uint64_t held_items) const noexcept {
+uint64_t pool_map_state::credit_cap() const noexcept {
     const item_costs c = costs();
-    const uint64_t cap = planner.credit_items(planner.peek_chunk_size(c), c);
-    return held_items < cap && cap - held_items >= std::max<uint64_t>(1, cap / 4);
+    return planner.credit_items(planner.peek_chunk_size(c), c);
 }
 
 bool pool_map_state::work_outstanding() const noexcept {

@@ -10,6 +10,7 @@
 // caller's thread touches the pool only after joining both.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -107,13 +108,18 @@ struct pool_map_state {
     std::condition_variable room;     // feeder waits: in-flight room, credit
     // Under the mutex: what the feeder, asleep in its wait for work, lacks,
     // so that a change to something else need not wake it (at chunk size 1
-    // a wake for every result and every release was most of the map's
-    // futex calls). Anywhere else it waits for anything.
+    // it was woken for every result and every release, and mostly went back
+    // to sleep or sent one item). Anywhere else it waits for anything.
     enum class feeder_lack { anything, room, credit, room_and_credit };
     feeder_lack feeder_lacks = feeder_lack::anything;
-    // Under the mutex: whether a worker holding held_items has a quarter of
-    // its credit free, enough for the feeder to write to it.
-    bool credit_worth_a_write(uint64_t held_items) const noexcept;
+    // Under the mutex: the items a worker may hold now (the planner's
+    // credit for the chunk size it would pick).
+    uint64_t credit_cap() const noexcept;
+    // Whether a worker holding held_items of cap has a quarter of its credit
+    // free, enough for the feeder to write to it.
+    static bool credit_worth_a_write(uint64_t cap, uint64_t held_items) noexcept {
+        return held_items < cap && cap - held_items >= std::max<uint64_t>(1, cap / 4);
+    }
     std::condition_variable results;  // consumer waits: a result, or the end
     std::vector<worker_schedule> sched;
     sort_buffer sorter;
