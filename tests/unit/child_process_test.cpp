@@ -30,9 +30,11 @@ bool no_child_left() {
 }
 
 TEST(ChildProcess, ReapUntilReapsAChildThatExitsInTime) {
-    child_process c(fork_child_that_sleeps_ms(20, 7));
+    // Long enough that the check just after the fork sees it asleep even
+    // on a loaded machine, short enough for a unit test.
+    child_process c(fork_child_that_sleeps_ms(300, 7));
     ASSERT_TRUE(c.running());
-    EXPECT_FALSE(c.try_reap());  // still asleep
+    EXPECT_FALSE(c.try_reap());  // still asleep: the wait below has to wait
     EXPECT_TRUE(c.reap_until(monotonic_ns() + 10'000'000'000ull));
     EXPECT_FALSE(c.running());
     ASSERT_TRUE(WIFEXITED(c.wait_status()));
