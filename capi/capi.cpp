@@ -887,12 +887,18 @@ bool release_step(pm_map* map) {
 // from the full path). Returns false, having changed nothing, when the
 // full path must run.
 bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
-    if (map->cached_next >= map->cached_end || map->progress || map->bar ||
-        inherited(map->incarnation) || map->cancelled.load(std::memory_order_relaxed))
+    if (inherited(map->incarnation))
         return false;
     bool idle = false;
     if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
         return false;
+    // Only now, claimed: a step of another thread (a misuse, but one to
+    // survive) may be changing these.
+    if (map->cached_next >= map->cached_end || map->progress || map->bar ||
+        map->cancelled.load(std::memory_order_relaxed)) {
+        end_claim(map);
+        return false;
+    }
     // No callback runs here, so stepper (which only a callback of this step
     // would look at) stays clear, and destroy_deferred cannot be set.
     const pm::core::map_entry& e = map->entries[map->cached_next++];
