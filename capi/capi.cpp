@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "asymmetric_fence.hpp"
 #include "child_process.hpp"
 #include "registry.hpp"
 #include "worker_serve.hpp"
@@ -160,6 +162,18 @@ struct pm_map {
     // so a thread that stepped before never mistakes a new step for its own.
     std::atomic<pthread_t> stepper{};
     std::atomic<bool> destroyer_waits{false};
+    // next_cached()'s claim, for fast_thread (the thread that claimed the
+    // last full step; at first the creating one): a plain store of fast_in,
+    // no locked instruction, as it runs once per result. Any other thread
+    // that claims a step, or destroys the map, first raises intruders and
+    // runs heavy_fence() (asymmetric_fence.hpp), then looks at fast_in: so
+    // either it sees the fast step and keeps off, or the fast step sees it
+    // and takes the full path, whose claim is in_next's compare-exchange.
+    // Without heavy_fence() (fast_claims false) next_cached() claims in_next.
+    const bool fast_claims = pm::core::heavy_fence_ready();
+    std::atomic<bool> fast_in{false};
+    std::atomic<uint32_t> intruders{0};
+    std::atomic<pthread_t> fast_thread{pthread_self()};
     std::mutex gate;
     std::condition_variable left;
     std::atomic<bool> destroy_deferred{false};  // destroyed by a callback of its own step
@@ -838,6 +852,42 @@ int step_map(pm_map* map, size_t max, uint64_t deadline_ns, size_t* count) {
     return status;
 }
 
+// Makes sure that no fast step (next_cached()) of another thread runs on
+// map, or begins, while this thread steps or destroys it: false if one runs
+// now. On true, this thread is fast_thread. Cheap for fast_thread itself.
+bool keep_off_fast_steps(pm_map* map) noexcept {
+    const pthread_t self = pthread_self();
+    if (!map->fast_claims || pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self))
+        return true;
+    map->intruders.fetch_add(1);
+    if (!pm::core::heavy_fence()) {
+        // Not seen after heavy_fence_ready() said yes: a fast step of
+        // ~10 ns, if one runs, is over after this much.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const bool clear = !map->fast_in.load(std::memory_order_acquire);
+    if (clear)
+        map->fast_thread.store(self, std::memory_order_relaxed);
+    // Release: a fast step that reads intruders back at 0 sees fast_thread.
+    map->intruders.fetch_sub(1, std::memory_order_release);
+    return clear;
+}
+
+// For pm_map_destroy() on a thread other than fast_thread: returns once no
+// fast step runs, and none can begin (intruders stays raised: the map goes).
+void wait_out_fast_steps(pm_map* map) noexcept {
+    if (!map->fast_claims ||
+        pthread_equal(map->fast_thread.load(std::memory_order_relaxed), pthread_self()))
+        return;
+    map->intruders.fetch_add(1);
+    if (!pm::core::heavy_fence())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (map->fast_in.load(std::memory_order_acquire))
+        std::this_thread::yield();
+}
+
+void end_claim(pm_map* map);
+
 // Claims a map for one step on this thread (PM_OK), or says why not.
 int claim_step(pm_map* map, const char* fn) {
     if (inherited(map->incarnation))
@@ -845,10 +895,14 @@ int claim_step(pm_map* map, const char* fn) {
                                                   "a worker cannot step it")
                                    .c_str());
     bool idle = false;
-    if (!map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire))
+    const bool claimed = map->in_next.compare_exchange_strong(idle, true, std::memory_order_acquire);
+    if (!claimed || !keep_off_fast_steps(map)) {
+        if (claimed)
+            end_claim(map);  // ours, but another thread's fast step runs
         return fail(PM_ESTATE, (std::string(fn) + ": another step of this map is running "
                                                   "(from a callback, or another thread)")
                                    .c_str());
+    }
     map->stepper.store(pthread_self(), std::memory_order_relaxed);
     return PM_OK;
 }
@@ -881,12 +935,23 @@ bool release_step(pm_map* map) {
     return true;
 }
 
-// pm_map_next()'s common step: a result taken ahead from the chunk of an
-// earlier step, on a map with no progress callback or bar to run. It takes
-// the same claim as a full step (a concurrent step still gets PM_ESTATE
-// from the full path). Returns false, having changed nothing, when the
-// full path must run.
-bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+// The next result taken ahead, to the caller (next_cached()'s claim held).
+void hand_out_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) noexcept {
+    // No callback runs here, so stepper (which only a callback of this step
+    // would look at) stays clear, and destroy_deferred cannot be set.
+    const pm::core::map_entry& e = map->entries[map->cached_next++];
+    ++map->delivered;
+    if (index)
+        *index = e.index;
+    if (data)
+        *data = e.data;
+    if (len)
+        *len = e.len;
+    map->payload.clear();
+}
+
+// next_cached() without heavy_fence(): it claims in_next as a full step does.
+bool next_cached_locked(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     if (inherited(map->incarnation))
         return false;
     bool idle = false;
@@ -899,18 +964,36 @@ bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
         end_claim(map);
         return false;
     }
-    // No callback runs here, so stepper (which only a callback of this step
-    // would look at) stays clear, and destroy_deferred cannot be set.
-    const pm::core::map_entry& e = map->entries[map->cached_next++];
-    ++map->delivered;
-    if (index)
-        *index = e.index;
-    if (data)
-        *data = e.data;
-    if (len)
-        *len = e.len;
-    map->payload.clear();
+    hand_out_cached(map, index, data, len);
     end_claim(map);  // release_step() but its deferred destroy, which needs a callback
+    return true;
+}
+
+// pm_map_next()'s common step: a result taken ahead from the chunk of an
+// earlier step, on a map with no progress callback or bar to run. On
+// fast_thread its claim is fast_in (see pm_map); a concurrent step still gets
+// PM_ESTATE from the full path. Returns false, having changed nothing, when
+// the full path must run.
+bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
+    if (!map->fast_claims)
+        return next_cached_locked(map, index, data, len);
+    const pthread_t self = pthread_self();
+    if (!pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self))
+        return false;
+    map->fast_in.store(true, std::memory_order_relaxed);
+    pm::core::light_fence();
+    // Acquire, and fast_thread read after it: an intruder that came and went
+    // since the check above has made another thread fast_thread.
+    if (map->intruders.load(std::memory_order_acquire) != 0 ||
+        !pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self) ||
+        map->in_next.load(std::memory_order_relaxed) || map->cached_next >= map->cached_end ||
+        map->progress || map->bar || inherited(map->incarnation) ||
+        map->cancelled.load(std::memory_order_relaxed)) {
+        map->fast_in.store(false, std::memory_order_release);
+        return false;
+    }
+    hand_out_cached(map, index, data, len);
+    map->fast_in.store(false, std::memory_order_release);
     return true;
 }
 
@@ -1088,6 +1171,7 @@ void pm_map_destroy(pm_map* map) {
         return;
     }
     map->destroyer_waits.store(true);
+    wait_out_fast_steps(map);
     if (map->in_next.load()) {
         // Another thread blocked in pm_map_next(): make it return first. It
         // wakes us if it saw destroyer_waits; if it left just before, the

@@ -520,7 +520,9 @@ PM_API int pm_map_create(pm_map **out, const pm_options *opts, pm_input *input,
  * final failure), further calls return PM_ESTATE.
  * The message of a failure is in pm_map_error() and pm_last_error().
  * Thread-safety: one thread at a time per map (a second call while one runs
- * returns PM_ESTATE). Blocks until a result is ready.
+ * returns PM_ESTATE; no result is lost or given twice). A map may move to
+ * another thread between calls; that thread's first call costs one
+ * membarrier(2). Blocks until a result is ready.
  * Runs the progress callback on the calling thread, and, for a map in the
  * calling process with one thread, the input and work callbacks too. */
 PM_API int pm_map_next(pm_map *map, uint64_t *index, const void **data,

@@ -1,22 +1,42 @@
 // Stepping a map from more than one thread: handed from thread to thread
 // (allowed: one at a time), and from two at once (a misuse the library must
 // survive: the second call gets PM_ESTATE, no result is lost or doubled).
+// Each test runs twice: with pm_map_next()'s fast claim (heavy_fence()) and
+// with its fallback (PARMAPPER_NO_MEMBARRIER=1), a locked instruction.
 #include "capi_test_util.hpp"
 
+#include <cstdlib>
 #include <thread>
 
 namespace {
 
 using namespace pmtest;
 
+// Sets PARMAPPER_NO_MEMBARRIER for the maps created in its lifetime.
+class FenceMode {
+public:
+    explicit FenceMode(bool fallback) {
+        if (fallback)
+            setenv("PARMAPPER_NO_MEMBARRIER", "1", 1);
+    }
+    ~FenceMode() { unsetenv("PARMAPPER_NO_MEMBARRIER"); }
+    FenceMode(const FenceMode &) = delete;
+    FenceMode &operator=(const FenceMode &) = delete;
+};
+
 constexpr size_t handoff_items = 20000;
 
 // Thread after thread, each taking a stretch of results that ends in the
 // middle of what pm_map_next() took ahead: the map goes on where it stopped.
 TEST(Stepping, HandedFromThreadToThreadGoesOnWhereItStopped) {
-    {
+    for (bool fallback : {false, true}) {
+        SCOPED_TRACE(fallback ? "locked fallback" : "fast claim");
         const std::vector<uint64_t> items = make_items(handoff_items);
-        Map map = start_map(Config{}, array_input(items), checksum_work);
+        Map map;
+        {
+            FenceMode mode(fallback);
+            map = start_map(Config{}, array_input(items), checksum_work);
+        }
         ASSERT_TRUE(map);
         std::vector<Step> steps;
         // Stretches of 1, 37, 1000, ... steps: across and inside the windows.
@@ -43,12 +63,18 @@ TEST(Stepping, HandedFromThreadToThreadGoesOnWhereItStopped) {
 // is a matter of nanoseconds: several rounds, so that a broken claim shows.
 TEST(Stepping, TwoThreadsAtOnceGetEachResultOnce) {
     constexpr size_t n = 50000;
-    for (int round = 0; round < 4; ++round) {
-        SCOPED_TRACE("round " + std::to_string(round));
+    for (int round = 0; round < 8; ++round) {
+        const bool fallback = round % 2 == 1;
+        SCOPED_TRACE(std::string(fallback ? "locked fallback" : "fast claim") + ", round " +
+                     std::to_string(round / 2));
         const std::vector<uint64_t> items = make_items(n);
         Config cfg;
         cfg.chunk = 100;
-        Map map = start_map(cfg, array_input(items), checksum_work);
+        Map map;
+        {
+            FenceMode mode(fallback);
+            map = start_map(cfg, array_input(items), checksum_work);
+        }
         ASSERT_TRUE(map);
         std::atomic<bool> over{false};
         std::vector<uint64_t> got[2];
