@@ -125,15 +125,30 @@ std::string spawner::template_end() {
 }
 
 spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd) {
+    const spawn_request req = {id, task_read_fd, result_write_fd, board_fd};
+    spawned_worker w;
+    spawn_all(&req, 1, &w);
+    return w;
+}
+
+void spawner::spawn_all(const spawn_request* reqs, size_t n, spawned_worker* out) {
     std::lock_guard<std::mutex> hold(mutex_);
+    for (size_t i = 0; i < n; ++i)
+        send_spawn(reqs[i]);
+    const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
+    for (size_t i = 0; i < n; ++i)
+        out[i] = await_spawned(reqs[i].id, deadline);
+}
+
+void spawner::send_spawn(const spawn_request& req) {
     if (template_gone_)
         throw error(PM_ESYS, "the pool's template process is gone; no worker can be started");
-    message req = {op_spawn, id, 0, 0};
-    int fds[max_passed_fds] = {task_read_fd, result_write_fd, board_fd};
+    message m = {op_spawn, req.id, 0, 0};
+    int fds[max_passed_fds] = {req.task_read_fd, req.result_write_fd, req.board_fd};
     bool sent;
     {
         std::lock_guard<std::mutex> hold_send(send_mutex_);
-        sent = send_message(sock_.get(), req, fds, max_passed_fds);
+        sent = send_message(sock_.get(), m, fds, max_passed_fds);
     }
     if (!sent) {
         const int e = errno;
@@ -141,9 +156,11 @@ spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd
             throw_system_error("sending a spawn request to the template process", e);
         template_gone_ = true;
         throw error(PM_ESYS, "the pool's template process is gone; worker " +
-                                 std::to_string(id) + " cannot be started" + template_end());
+                                 std::to_string(req.id) + " cannot be started" + template_end());
     }
-    const uint64_t deadline = monotonic_ns() + 10'000'000'000ull;
+}
+
+spawned_worker spawner::await_spawned(uint32_t id, uint64_t deadline) {
     for (;;) {
         uint64_t now = monotonic_ns();
         reply r;
@@ -151,7 +168,10 @@ spawned_worker spawner::spawn(uint32_t id, int task_read_fd, int result_write_fd
             !read_reply(static_cast<int>((deadline - now) / 1'000'000 + 1), &r))
             throw error(PM_ESYS, "the pool's template process did not start worker " +
                                      std::to_string(id) + template_end());
-        if (r.m.op != op_spawned)
+        // The template answers requests in the order they came, and they
+        // came in the order we wait for them.
+        // A failure is ours whatever id it names: it may not have been read.
+        if (r.m.op != op_spawned || (r.m.worker_id != id && r.m.pid > 0))
             continue;
         if (r.m.pid <= 0)
             throw_system_error(r.m.pid == failed_fork      ? "fork (in the template process)"

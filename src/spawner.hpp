@@ -51,6 +51,15 @@ struct spawned_worker {
     unique_fd exit_watch;  // CLOEXEC; polls readable once the worker is gone
 };
 
+// Worker `id`, to be forked with these ends of its channel and its activity
+// board (our copies stay ours: close them after).
+struct spawn_request {
+    uint32_t id = 0;
+    int task_read_fd = -1;
+    int result_write_fd = -1;
+    int board_fd = -1;
+};
+
 class spawner {
 public:
     // Forks the template. The caller flushes stdio first. Throws PM_ESYS.
@@ -63,6 +72,13 @@ public:
     // its activity board (our copies stay ours: close them after). Throws
     // PM_ESYS when the fork fails or the template is gone. Thread-safe.
     spawned_worker spawn(uint32_t id, int task_read_fd, int result_write_fd, int board_fd);
+    // spawn() for n workers, every request sent before the first reply is
+    // read, so that the template forks them back to back instead of waiting
+    // for us between them (a pool's start). Their order in out is reqs'.
+    // Keep n small (descriptors travel in flight). Throws as spawn(): the
+    // workers started before a failure end when our ends of their channels
+    // close. Thread-safe.
+    void spawn_all(const spawn_request* reqs, size_t n, spawned_worker* out);
 
     // The wait status the template reported for worker pid, waiting for the
     // report until deadline_ns (monotonic). False if it did not come (the
@@ -89,6 +105,10 @@ private:
     bool read_reply(int timeout_ms, reply* out);
     // ": it exited with status N (...)" once the template is gone, or "".
     std::string template_end();
+    // Sends one spawn request (mutex_ held); throws PM_ESYS if it cannot.
+    void send_spawn(const spawn_request& req);
+    // The template's answer to the spawn request for worker id (mutex_ held).
+    spawned_worker await_spawned(uint32_t id, uint64_t deadline_ns);
 
     std::mutex mutex_;       // one conversation with the template at a time
     std::mutex send_mutex_;  // kill requests, which must not wait for a conversation

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -126,12 +127,7 @@ worker_pool::worker_pool(const map_settings& settings, const work_spec& work,
             input_ = inherited_input{};
         }
         spawner_ = std::make_unique<spawner>(recipe);
-        for (uint32_t i = 0; i < settings.processes; ++i) {
-            auto w = std::make_unique<worker>();
-            w->id = i;
-            start_process(*w);
-            workers_.push_back(std::move(w));
-        }
+        start_first_processes(settings.processes);
         PM_LOG(debug, "started {} worker processes with {} threads each (template pid {})",
                settings.processes, threads_, spawner_->pid());
     } catch (...) {
@@ -155,13 +151,34 @@ worker_pool::worker_pool(const map_settings& settings, std::vector<unique_fd> ta
 
 worker_pool::~worker_pool() { shutdown(1'000'000'000); }
 
-void worker_pool::start_process(worker& w) {
-    // The template holds no pipe of ours (it was forked before any existed),
-    // so the new worker gets exactly its own two ends.
-    pipe_link link = pipe_link::create();
-    activity_board board = activity_board::create(threads_);
-    spawned_worker s = spawner_->spawn(w.id, link.tasks.read_end.get(),
-                                       link.results.write_end.get(), board.fd());
+void worker_pool::start_first_processes(uint32_t n) {
+    // Asked for in groups: the template forks a group back to back, and the
+    // workers' ends of a group's channels are all open at once only here.
+    constexpr uint32_t group = 16;
+    for (uint32_t first = 0; first < n; first += group) {
+        const uint32_t count = std::min(group, n - first);
+        std::vector<pipe_link> links;
+        std::vector<activity_board> boards;
+        spawn_request reqs[group];
+        spawned_worker started[group];
+        for (uint32_t i = 0; i < count; ++i) {
+            links.push_back(pipe_link::create());
+            boards.push_back(activity_board::create(threads_));
+            reqs[i] = {first + i, links[i].tasks.read_end.get(), links[i].results.write_end.get(),
+                       boards[i].fd()};
+        }
+        spawner_->spawn_all(reqs, count, started);
+        for (uint32_t i = 0; i < count; ++i) {
+            auto w = std::make_unique<worker>();
+            w->id = first + i;
+            adopt_process(*w, links[i], std::move(boards[i]), std::move(started[i]));
+            workers_.push_back(std::move(w));
+        }
+    }
+}
+
+void worker_pool::adopt_process(worker& w, pipe_link& link, activity_board board,
+                                spawned_worker s) {
     board.close_fd();
     w.link = std::make_shared<pipe_channel>(link);  // takes our ends
     w.board = std::move(board);
@@ -170,6 +187,16 @@ void worker_pool::start_process(worker& w) {
     w.status_known = false;
     w.items_done = 0;
     w.alive = true;
+}
+
+void worker_pool::start_process(worker& w) {
+    // The template holds no pipe of ours (it was forked before any existed),
+    // so the new worker gets exactly its own two ends.
+    pipe_link link = pipe_link::create();
+    activity_board board = activity_board::create(threads_);
+    spawned_worker s = spawner_->spawn(w.id, link.tasks.read_end.get(),
+                                       link.results.write_end.get(), board.fd());
+    adopt_process(w, link, std::move(board), std::move(s));
     // link's worker ends close here: the worker has its own copies.
 }
 

@@ -23,6 +23,8 @@
 
 namespace pm::core {
 
+struct pipe_link;
+
 struct worker {
     uint32_t id = 0;          // its slot in the pool; a replacement keeps it
     uint64_t generation = 0;  // bumped by each replacement
@@ -95,6 +97,10 @@ public:
 
 private:
     void start_process(worker& w);
+    // The pool's first n worker processes, ids 0 .. n-1, into workers_.
+    void start_first_processes(uint32_t n);
+    // w takes a started worker's channel (our ends), board and watch.
+    void adopt_process(worker& w, pipe_link& link, activity_board board, spawned_worker s);
 
     std::unique_ptr<spawner> spawner_;
     std::vector<std::unique_ptr<worker>> workers_;
