@@ -852,19 +852,29 @@ int step_map(pm_map* map, size_t max, uint64_t deadline_ns, size_t* count) {
     return status;
 }
 
-// Makes sure that no fast step (next_cached()) of another thread runs on
-// map, or begins, while this thread steps or destroys it: false if one runs
-// now. On true, this thread is fast_thread. Cheap for fast_thread itself.
-bool keep_off_fast_steps(pm_map* map) noexcept {
-    const pthread_t self = pthread_self();
-    if (!map->fast_claims || pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self))
-        return true;
+// Does this thread have to keep off fast_thread's fast steps? If so, raises
+// intruders (the caller lowers it, or not) and makes sure that every fast
+// step from now on sees it; a fast step already running shows in fast_in.
+bool announce_intruder(pm_map* map) noexcept {
+    if (!map->fast_claims ||
+        pthread_equal(map->fast_thread.load(std::memory_order_relaxed), pthread_self()))
+        return false;
     map->intruders.fetch_add(1);
     if (!pm::core::heavy_fence()) {
         // Not seen after heavy_fence_ready() said yes: a fast step of
         // ~10 ns, if one runs, is over after this much.
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    return true;
+}
+
+// Makes sure that no fast step (next_cached()) of another thread runs on
+// map, or begins, while this thread steps it: false if one runs
+// now. On true, this thread is fast_thread. Cheap for fast_thread itself.
+bool keep_off_fast_steps(pm_map* map) noexcept {
+    if (!announce_intruder(map))
+        return true;
+    const pthread_t self = pthread_self();
     const bool clear = !map->fast_in.load(std::memory_order_acquire);
     if (clear)
         map->fast_thread.store(self, std::memory_order_relaxed);
@@ -876,12 +886,8 @@ bool keep_off_fast_steps(pm_map* map) noexcept {
 // For pm_map_destroy() on a thread other than fast_thread: returns once no
 // fast step runs, and none can begin (intruders stays raised: the map goes).
 void wait_out_fast_steps(pm_map* map) noexcept {
-    if (!map->fast_claims ||
-        pthread_equal(map->fast_thread.load(std::memory_order_relaxed), pthread_self()))
+    if (!announce_intruder(map))
         return;
-    map->intruders.fetch_add(1);
-    if (!pm::core::heavy_fence())
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     while (map->fast_in.load(std::memory_order_acquire))
         std::this_thread::yield();
 }
@@ -983,7 +989,10 @@ bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     map->fast_in.store(true, std::memory_order_relaxed);
     pm::core::light_fence();
     // Acquire, and fast_thread read after it: an intruder that came and went
-    // since the check above has made another thread fast_thread.
+    // since the check above has made another thread fast_thread. in_next
+    // held: a full step runs, perhaps this thread's own (a work or input
+    // callback of an in-process map calling back in), which must get
+    // PM_ESTATE from the full path, not a result from the middle of its step.
     if (map->intruders.load(std::memory_order_acquire) != 0 ||
         !pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self) ||
         map->in_next.load(std::memory_order_relaxed) || map->cached_next >= map->cached_end ||

@@ -168,9 +168,10 @@ spawned_worker spawner::await_spawned(uint32_t id, uint64_t deadline) {
             !read_reply(static_cast<int>((deadline - now) / 1'000'000 + 1), &r))
             throw error(PM_ESYS, "the pool's template process did not start worker " +
                                      std::to_string(id) + template_end());
-        // The template answers requests in the order they came, and they
-        // came in the order we wait for them.
-        // A failure is ours whatever id it names: it may not have been read.
+        // The template answers requests in the order they came, which is
+        // the order we wait in; an answer for another id is a late one to
+        // an earlier request, and skipped. A failure is taken whatever id it
+        // names: the template may not have been able to read the request.
         if (r.m.op != op_spawned || (r.m.worker_id != id && r.m.pid > 0))
             continue;
         if (r.m.pid <= 0)

@@ -5,7 +5,9 @@
 // with its fallback (PARMAPPER_NO_MEMBARRIER=1), a locked instruction.
 #include "capi_test_util.hpp"
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 namespace {
@@ -26,8 +28,10 @@ public:
 
 constexpr size_t handoff_items = 20000;
 
-// Thread after thread, each taking a stretch of results that ends in the
-// middle of what pm_map_next() took ahead: the map goes on where it stopped.
+// Two threads, alive throughout, take turns (handing the map over under a
+// mutex), each turn a stretch of results that ends inside or across what
+// pm_map_next() took ahead: the map goes on where it stopped. Living
+// threads keep their ids apart, so each turn is a change of thread.
 TEST(Stepping, HandedFromThreadToThreadGoesOnWhereItStopped) {
     for (bool fallback : {false, true}) {
         SCOPED_TRACE(fallback ? "locked fallback" : "fast claim");
@@ -39,20 +43,38 @@ TEST(Stepping, HandedFromThreadToThreadGoesOnWhereItStopped) {
         }
         ASSERT_TRUE(map);
         std::vector<Step> steps;
+        std::vector<int> stepped_by;  // which thread took each step
         // Stretches of 1, 37, 1000, ... steps: across and inside the windows.
         const size_t stretches[] = {1, 37, 1000, 5, 2049, 64, 63, 65};
-        for (size_t turn = 0; steps.empty() || steps.back().status == PM_OK; ++turn) {
-            const size_t stretch = stretches[turn % (sizeof stretches / sizeof *stretches)];
-            std::thread stepper([&] {
-                for (size_t i = 0; i < stretch; ++i) {
+        std::mutex turn_lock;
+        std::condition_variable turn_changed;
+        int turn_of = 0;
+        size_t turn = 0;
+        bool over = false;
+        auto take_turns = [&](int me) {
+            std::unique_lock<std::mutex> hold(turn_lock);
+            for (;;) {
+                turn_changed.wait(hold, [&] { return over || turn_of == me; });
+                if (over)
+                    return;
+                const size_t stretch = stretches[turn++ % (sizeof stretches / sizeof *stretches)];
+                for (size_t i = 0; i < stretch && !over; ++i) {
                     steps.push_back(next_step(map.get()));
-                    if (steps.back().status != PM_OK)
-                        return;
+                    stepped_by.push_back(me);
+                    over = steps.back().status != PM_OK;
                 }
-            });
-            stepper.join();
-        }
+                turn_of = 1 - me;
+                turn_changed.notify_all();
+            }
+        };
+        std::thread a(take_turns, 0), b(take_turns, 1);
+        a.join();
+        b.join();
         EXPECT_EQ(check_ordered(steps, expected_results(items)), 0u);
+        size_t changes = 0;
+        for (size_t i = 1; i < stepped_by.size(); ++i)
+            changes += stepped_by[i] != stepped_by[i - 1];
+        EXPECT_GT(changes, 20u) << "the map changed threads too rarely to test anything";
         map.reset();
         EXPECT_TRUE(no_children());
     }
