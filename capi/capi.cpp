@@ -990,9 +990,10 @@ bool next_cached(pm_map* map, uint64_t* index, const void** data, size_t* len) {
     pm::core::light_fence();
     // Acquire, and fast_thread read after it: an intruder that came and went
     // since the check above has made another thread fast_thread. in_next
-    // held: a full step runs, perhaps this thread's own (a work or input
-    // callback of an in-process map calling back in), which must get
-    // PM_ESTATE from the full path, not a result from the middle of its step.
+    // held: a full step runs, perhaps this thread's own (a callback of an
+    // in-process map calling back in). Its window is empty while it steps,
+    // so this is a second guard, kept because it costs one plain load: the
+    // full path then answers PM_ESTATE.
     if (map->intruders.load(std::memory_order_acquire) != 0 ||
         !pthread_equal(map->fast_thread.load(std::memory_order_relaxed), self) ||
         map->in_next.load(std::memory_order_relaxed) || map->cached_next >= map->cached_end ||
