@@ -416,7 +416,7 @@ private:
         if (timed_out != UINT64_MAX)
             running = {timed_out};
         st_.pool->retire(w);
-        const bool ending = st_.stop.load();
+        bool ending;
         std::string what = w.describe();
         if (fault == PM_EIO)
             what += " " + why + " and was stopped";
@@ -434,6 +434,9 @@ private:
         bool counts_as_fruitless;
         {
             std::lock_guard<std::mutex> hold(st_.mutex);
+            // Read under the mutex: the feeder, which fails or drops the
+            // reruns as it ends, reads it there too.
+            ending = st_.stop.load();
             worker_schedule& s = st_.sched[i];
             held.swap(s.held);
             s.held_items = 0;
@@ -498,8 +501,10 @@ private:
             uint32_t attempts = 0;
             if (blamed)
                 attempts = ++st_.attempts[index];
+            // Once the feeder is gone, nothing would send a rerun: a map
+            // whose feeder failed ends with the items its workers held.
             const bool again = !(fault == PM_EIO && blamed) && st_.rerun &&
-                               attempts <= st_.settings.retries;
+                               attempts <= st_.settings.retries && !st_.feeder_done;
             if (again) {
                 std::vector<char> bytes;
                 if (c.items)

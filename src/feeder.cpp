@@ -130,28 +130,6 @@ public:
         }
     }
 
-    // The feeder is stopping: items waiting to run again get a result, so
-    // that an ordered consumer is not left waiting for them.
-    void fail_reruns(int status, const std::string& message) {
-        std::lock_guard<std::mutex> hold(st_.mutex);
-        std::vector<uint64_t> lost;
-        for (const auto& r : st_.reruns)
-            lost.push_back(r.first);
-        st_.reruns.clear();
-        if (st_.stop.load())
-            return;  // nobody waits for results any more
-        for (uint64_t index : lost) {
-            result_chunk failed;
-            failed.make_failed(index, 1, status != PM_OK ? status : PM_EWORKER,
-                               "item " + std::to_string(index) + " could not run again: " +
-                                   (message.empty() ? "the map stopped" : message));
-            if (st_.settings.error_mode != PM_ERRORS_RETURN)
-                st_.note_final_failure(index);
-            st_.sorter.push(std::move(failed));
-        }
-        st_.results.notify_one();
-    }
-
 private:
     outgoing& slot(size_t k) {
         while (batch_.size() <= k)
@@ -485,7 +463,6 @@ void run_feeder(pool_map_state& st, input_source& input) noexcept {
         // Workers may still die holding items that must run again.
         if (status == PM_OK || status == PM_EINPUT)
             f.finish(status, message);
-        f.fail_reruns(status, message);
     } catch (const error& e) {
         status = e.status();
         message = e.what();
@@ -499,6 +476,8 @@ void run_feeder(pool_map_state& st, input_source& input) noexcept {
     if (status != PM_OK)
         PM_LOG(debug, "feeder stopped: {}", message);
     std::lock_guard<std::mutex> hold(st.mutex);
+    // Whatever ended the feeder (a throw too), nothing serves reruns now.
+    st.fail_reruns(status, message);
     st.feeder_done = true;
     if (st.feed_status == PM_OK) {
         st.feed_status = status;

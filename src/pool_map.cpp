@@ -286,6 +286,25 @@ void pool_map_state::note_final_failure(uint64_t index) {
     reruns.erase(reruns.lower_bound(stop_at), reruns.end());
 }
 
+void pool_map_state::fail_reruns(int status, const std::string& message) {
+    std::vector<uint64_t> lost;
+    for (const auto& r : reruns)
+        lost.push_back(r.first);
+    reruns.clear();
+    if (stop.load())
+        return;  // nobody waits for results any more
+    for (uint64_t index : lost) {
+        result_chunk failed;
+        failed.make_failed(index, 1, status != PM_OK ? status : PM_EWORKER,
+                           "item " + std::to_string(index) + " could not run again: " +
+                               (message.empty() ? "the map stopped" : message));
+        if (settings.error_mode != PM_ERRORS_RETURN)
+            note_final_failure(index);
+        sorter.push(std::move(failed));
+    }
+    results.notify_one();
+}
+
 uint64_t pool_map_state::credit_cap() const noexcept {
     const item_costs c = costs();
     return planner.credit_items(planner.peek_chunk_size(c), c);

@@ -153,6 +153,11 @@ struct pool_map_state {
     // from index + 1 on is needed; items waiting to run again there are
     // dropped, so that no rerun can outlive the failure that ends the map.
     void note_final_failure(uint64_t index);
+    // Under the mutex, as the feeder ends (with feeder_done set in the same
+    // hold, so that no rerun can be queued after it): the items waiting to
+    // run again get a failure, so that an ordered consumer is not left
+    // waiting for them, or are dropped once nobody waits (stop).
+    void fail_reruns(int status, const std::string& message);
 };
 
 // "item 5" or "items 5 to 11", for messages.

@@ -117,6 +117,13 @@ std::vector<Step> run_and_check(pm_map *map, const Grid &g,
     return failures;
 }
 
+// Every step in failures, one per line, for a failed expectation's message.
+std::string describe_all(const std::vector<Step> &failures) {
+    std::string out;
+    for (const Step &s : failures) out += "\n  " + describe(s);
+    return out;
+}
+
 // ---------------------------------------------------------------------------
 // Retries.
 
@@ -164,15 +171,15 @@ TEST_P(Retry, Case) {
     const Step &last = failures.back();
     if (!p.always) {
         // Once: the second attempt succeeds, nothing fails.
-        EXPECT_EQ(failures.size(), 1u) << describe(failures.front());
+        EXPECT_EQ(failures.size(), 1u) << describe_all(failures);
         EXPECT_EQ(last.status, PM_DONE) << describe(last);
         for (size_t i = 0; i < kItems; ++i) EXPECT_EQ(delivered[i], 1) << "item " << i;
-        EXPECT_EQ(shared_->attempts.load(), 2u);
+        EXPECT_EQ(shared_->attempts.load(), 2u) << describe_all(failures);
     } else {
         // Always: the item fails after retries + 1 attempts, and says so.
         const Step &f = g.mode == PM_ERRORS_RETURN ? failures.front() : last;
         if (g.mode == PM_ERRORS_RETURN) {
-            EXPECT_EQ(failures.size(), 2u);
+            EXPECT_EQ(failures.size(), 2u) << describe_all(failures);
             EXPECT_EQ(last.status, PM_DONE) << describe(last);
             for (size_t i = 0; i < kItems; ++i) EXPECT_EQ(delivered[i], 1) << "item " << i;
         } else if (g.ordered) {
@@ -184,7 +191,7 @@ TEST_P(Retry, Case) {
         EXPECT_TRUE(contains(f.error, "failed 3 attempts")) << f.error;
         EXPECT_TRUE(message_names_death(p.fault, f.error))
             << f.error;
-        EXPECT_EQ(shared_->attempts.load(), 3u);
+        EXPECT_EQ(shared_->attempts.load(), 3u) << describe_all(failures);
     }
     EXPECT_EQ(pm_map_next(map.get(), nullptr, nullptr, nullptr), PM_ESTATE);
     map.reset();
@@ -262,7 +269,7 @@ TEST_P(Recycle, Case) {
         for (size_t i = 0; i < kItems; ++i) EXPECT_EQ(delivered[i], 1) << "item " << i;
     }
     if (p.none) {
-        EXPECT_EQ(failures.size(), 1u) << describe(failures.front());
+        EXPECT_EQ(failures.size(), 1u) << describe_all(failures);
     } else {
         // The fault item fails (with a crash, perhaps with another item its
         // worker held); recycling loses nothing else.
