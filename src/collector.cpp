@@ -138,6 +138,10 @@ private:
                     read_worker(i);
                 }
             }
+            // One wake-up of the consumer for every frame this round read:
+            // at chunk size 1 it was one per result, each a futex call here
+            // and a context switch there.
+            tell_results();
         }
         handle_broken_channels();
         const uint64_t now = monotonic_ns();
@@ -148,6 +152,14 @@ private:
             check_stalled_frames(now);
         }
         retire_recycled();
+        tell_results();
+    }
+
+    void tell_results() {
+        if (!results_to_tell_)
+            return;
+        results_to_tell_ = false;
+        st_.results.notify_one();
     }
 
     // Reads what worker i left, then retires it. Reading may already have
@@ -250,7 +262,7 @@ private:
         }
         if (wake_feeder)
             st_.room.notify_one();
-        st_.results.notify_one();
+        results_to_tell_ = true;  // once the frames ready now are read
         return {};
     }
 
@@ -610,6 +622,7 @@ private:
     std::vector<polled> owner_;
     std::vector<uint64_t> last_bytes_ns_;  // per worker slot: when its stream last polled readable
     uint64_t last_check_ns_ = 0;
+    bool results_to_tell_ = false;  // results filed since the consumer was woken
     uint64_t stall_limit_ms_ = frame_stall_limit_ms;
     int check_ms_ = idle_poll_ms;
     bool killed_ = false;
