@@ -513,8 +513,9 @@ private:
             uint32_t attempts = 0;
             if (blamed)
                 attempts = ++st_.attempts[index];
-            // Once the feeder is gone, nothing would send a rerun: a map
-            // whose feeder failed ends with the items its workers held.
+            // Once the feeder is gone nothing would send a rerun, and the
+            // collector would wait for it for ever: the item fails here
+            // (a feeder that stopped early left the items workers held).
             const bool again = !(fault == PM_EIO && blamed) && st_.rerun &&
                                attempts <= st_.settings.retries && !st_.feeder_done;
             if (again) {
