@@ -56,6 +56,45 @@ for lang in ${PM_BINDINGS:-go rust python}; do
   echo "$last (log: $log)"
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
+# The bindings' benchmark rows (issue 11): each binding's program for
+# bench/pmbench built against the prefix, then one smoke run of every table
+# (tiny sizes, every result checked), which must give every binding row
+# figures. One test; skipped where the benchmark was not built.
+pmbench="$BUILD_DIR/bench/pmbench"
+bench_log="$out/bench-rows.log"
+if [[ ! -x "$pmbench" ]]; then
+  echo "bench rows: skipped ($pmbench not built: meson option bench)"
+  skipped=$((skipped + 1))
+else
+  rows_ok=1 langs=()
+  for lang in ${PM_BINDINGS:-go rust python}; do
+    if bash "bindings/$lang/build_bench_rows.sh" "$prefix" >> "$bench_log" 2>&1; then
+      langs+=("$lang")
+    else
+      echo "bench rows: the $lang binding's program did not build" >> "$bench_log"
+      rows_ok=0
+    fi
+  done
+  if (( rows_ok )) && "$pmbench" --smoke --quiet > "$out/bench-rows.md" 2>> "$bench_log"; then
+    for lang in "${langs[@]}"; do
+      label="${lang^} binding"  # as pmbench names its rows: "Go binding"
+      if ! grep -q "| $label |" "$out/bench-rows.md" || grep -q "| $label |.*n/a" "$out/bench-rows.md"; then
+        echo "bench rows: a row of the $label has no figures" >> "$bench_log"
+        rows_ok=0
+      fi
+    done
+  else
+    rows_ok=0
+  fi
+  if (( rows_ok )); then
+    echo "bench rows: every table's ${langs[*]} binding rows ran, results checked (log: $bench_log)"
+    passed=$((passed + 1))
+  else
+    tail -n 40 "$bench_log"
+    echo "bench rows: FAILED (log: $bench_log, tables: $out/bench-rows.md)"
+    failed=$((failed + 1)) status=1
+  fi
+fi
 # Julia cannot be installed here: its module is checked against the header
 # and the installed library without running it (not counted as tests).
 if /usr/bin/python3 bindings/julia/check_static.py "$prefix" > "$out/julia.log" 2>&1; then
