@@ -3,8 +3,10 @@
 # script of each language binding against it: bindings/<lang>/run_tests.sh
 # PREFIX, which installs its own toolchain (Debian's go, cargo, python3) and
 # prints as its last line "<lang> binding: N passed, N failed, N skipped".
-# Works on a fresh Debian 12 as root. (Julia is not installable on Debian
-# 12: bindings/julia gets a static check of its ccalls only; see its
+# Works on a fresh Debian 12 as root. Then each binding's program for the
+# benchmark's binding rows is built against the same prefix and one smoke
+# run of bench/pmbench checks them (one test). (Julia is not installable on
+# Debian 12: bindings/julia gets a static check of its ccalls only; see its
 # README.)
 #
 # Each binding's own output goes to a log under $BUILD_DIR/bindings/; this
