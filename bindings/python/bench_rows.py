@@ -27,13 +27,16 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
 import parmapper  # noqa: E402  (the in-place build next to this file)
 
-M64 = (1 << 64) - 1
-FNV_PRIME = 0x100000001B3
-DIGEST_INIT = 0xCBF29CE484222325
-ITEM_MUL = 0x9E3779B97F4A7C15
+# The Python rows' helpers: /proc figures, the result line, the work
+# library's functions, the warm-up's size.
+sys.path.insert(0, os.path.join(here, "..", "..", "bench"))
+import py_rows  # noqa: E402
+from py_rows import (DIGEST_INIT, FNV_PRIME, ITEM_MUL, M64, report,  # noqa: E402
+                     reset_peak_rss, status_kib, warm_items)
 
 LIB = None
 SPAN = 6000
@@ -41,42 +44,9 @@ RSIZE = 1 << 20
 WRONG = False  # wrong=1: item 1 gets a wrong result, which must fail the run
 
 
-def status_kib(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
 def fail(message):
     print("pmbench (python binding): " + message, file=sys.stderr)
     sys.exit(1)
-
-
-def report(**fields):
-    parts = ["pmbench-result"]
-    for key, value in fields.items():
-        if key == "digest":
-            parts.append("digest=%016x" % value)
-        else:
-            parts.append("%s=%.9g" % (key, value))
-    print(" ".join(parts), flush=True)
-
-
-def load(path):
-    global LIB
-    LIB = ctypes.CDLL(path)
-    LIB.pmb_cpu.argtypes = [ctypes.c_uint64, ctypes.c_uint32]
-    LIB.pmb_cpu.restype = ctypes.c_uint64
-    LIB.pmb_big_fill.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
-    LIB.pmb_big_fill.restype = None
-    LIB.pmb_big_check.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
-    LIB.pmb_big_check.restype = ctypes.c_int
-    LIB.pmb_items_fill.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
-    LIB.pmb_items_fill.restype = None
-    LIB.pmb_item_sum.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-    LIB.pmb_item_sum.restype = ctypes.c_uint64
 
 
 def off(i):
@@ -267,34 +237,15 @@ def run(workload, args, n):
     fail("unknown workload " + workload)
 
 
-def reset_peak_rss():
-    """Zero VmHWM, so that the timed run's peak is its own (Linux 4.0+)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError as e:
-        print("pmbench (python binding): cannot reset the peak RSS: %s" % e, file=sys.stderr)
-
-
-def warm_items(workload, args):
-    n = int(args.get("n", 0))
-    if workload == "memory" and n == 0:
-        n = int(args.get("stop", 10000))
-    if workload in ("cpu", "big"):
-        return min(n, 4)
-    if workload == "sizes":
-        return min(n, 64)
-    return min(n, 10000)
-
-
 def main(argv):
-    global SPAN, RSIZE, WRONG, triv
+    global SPAN, RSIZE, WRONG, LIB, triv
     if len(argv) < 2 or argv[1] != "binding":
         fail("usage: bench_rows.py WORKLOAD binding key=value...")
     workload = argv[0]
     args = dict(a.split("=", 1) for a in argv[2:] if "=" in a)
     if args.get("worklib"):
-        load(args["worklib"])
+        py_rows.load(args["worklib"])
+        LIB = py_rows.LIB
     SPAN = int(args.get("span", SPAN))
     RSIZE = int(args.get("rsize", RSIZE))
     WRONG = args.get("wrong", "0") == "1"
