@@ -273,7 +273,9 @@ PM_API int pm_options_set_error_mode(pm_options *opts, int mode);
  * pushes several items in one call can pass it by the rest of that call.
  * The caller's memory thus does not grow with the input's length. 0
  * (default) = automatic: max(65536, 2 * processes * threads * chunk size) for
- * a fixed chunk size, else 65536. At most PM_MAX_IN_FLIGHT. */
+ * a fixed chunk size, else 65536, lowered once results are seen to be large
+ * so that about 6 MiB of them are in flight (at least two items per worker
+ * thread). At most PM_MAX_IN_FLIGHT. */
 PM_API int pm_options_set_max_in_flight(pm_options *opts, size_t n);
 /* Nonzero (default): workers are killed when the creating process dies, even
  * by SIGKILL (Linux PR_SET_PDEATHSIG, plus a parent check after it). Note that

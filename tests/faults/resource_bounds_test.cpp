@@ -241,7 +241,7 @@ TEST(LargeResults, DefaultOptionsHoldAFewResults) {
     EXPECT_EQ(steps, items.size());
     EXPECT_EQ(bad, 0u);
     if (!kSanitized) {
-        // About 8 MiB of results in flight, and the allocator's slack.
+        // About 6 MiB of results in flight, and the allocator's slack.
         EXPECT_LT(peak - base, uint64_t{40} << 20);
     }
     EXPECT_TRUE(no_children());

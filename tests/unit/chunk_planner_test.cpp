@@ -76,8 +76,8 @@ TEST(ChunkPlanner, LargeResultsMakeSmallChunksAndALowerBound) {
     EXPECT_EQ(p.next_chunk_size(mib), 1u);
     EXPECT_EQ(p.next_chunk_size(costs(100'000, 4096)), 200u);  // 20 ms, under 1 MiB
     EXPECT_EQ(p.next_chunk_size(costs(1'000, 4096)), 256u);    // 1 MiB / 4 KiB
-    // About 8 MiB of results in flight.
-    EXPECT_EQ(p.in_flight_bound(mib), 8u);
+    // About 6 MiB of results in flight.
+    EXPECT_EQ(p.in_flight_bound(mib), 6u);
     // A bound the user set stands.
     map_settings u;
     u.max_in_flight = 1000;
