@@ -53,8 +53,12 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
     if (h.type < static_cast<uint16_t>(frame_type::task) ||
         h.type > static_cast<uint16_t>(frame_type::range))
         return "unknown frame type " + std::to_string(h.type);
-    if (h.flags != 0)
+    const bool uniform = h.flags == frame_flag_uniform_results;
+    if (h.flags != 0 && !uniform)
         return "frame with unknown flags " + hex32(h.flags);
+    if (uniform && (h.type != static_cast<uint16_t>(frame_type::result) || h.count == 0 ||
+                    h.payload_len % h.count != 0))
+        return "uniform-results flag on a frame that cannot carry it";
     if (h.count > max_count)
         return "frame holds " + std::to_string(h.count) + " items, more than " +
                std::to_string(max_count);
@@ -65,7 +69,7 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
     if (h.type == static_cast<uint16_t>(frame_type::range) && h.payload_len)
         return "range frame with a payload";
     // Checked here, before a reader makes room for the payload.
-    const uint64_t table = uint64_t(h.count) * table_entry_size(h.type);
+    const uint64_t table = uniform ? 0 : uint64_t(h.count) * table_entry_size(h.type);
     if (h.payload_len < table)
         return "frame of " + std::to_string(h.payload_len) + " bytes is too short for the " +
                "table of its " + std::to_string(h.count) + " items";
@@ -178,7 +182,27 @@ void result_builder::end_item_failed(int status, const std::string& message,
         {message_len + payload.size(), status, static_cast<uint32_t>(message_len)});
 }
 
+bool result_builder::uniform() const noexcept {
+    // Two or more results of one length and no failure: the table says
+    // nothing the header cannot (a single result keeps its table, as the
+    // background process's reader expects one).
+    if (table_.size() < 2)
+        return false;
+    const uint64_t len = table_[0].len;
+    uint64_t odd = 0;
+    for (const result_entry& e : table_)
+        odd |= (e.len ^ len) | static_cast<uint32_t>(e.status) | e.message_len;
+    return odd == 0;
+}
+
 int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]) {
+    if (uniform()) {
+        header_ = make_header(frame_type::result, count(), first_index, data_.size(), elapsed_ns);
+        header_.flags = frame_flag_uniform_results;
+        iov[0] = {&header_, sizeof header_};
+        iov[1] = {data_.data(), data_.size()};
+        return 2;
+    }
     uint64_t table = table_.size() * sizeof(result_entry);
     header_ = make_header(frame_type::result, count(), first_index, table + data_.size(),
                           elapsed_ns);
@@ -216,6 +240,17 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
     if (payload.size() != h.payload_len)
         return "result payload of " + std::to_string(payload.size()) +
                " bytes where the header says " + std::to_string(h.payload_len);
+    if (h.flags == frame_flag_uniform_results) {
+        if (h.count == 0 || h.payload_len % h.count != 0)
+            return "uniform result frame whose " + std::to_string(h.payload_len) +
+                   " bytes do not split into its " + std::to_string(h.count) + " results";
+        std::string ok = adopt(h, std::move(payload), 0, UINT64_MAX);
+        uniform_len_ = h.payload_len / h.count;
+        table_ = nullptr;
+        return ok;
+    }
+    if (h.flags != 0)
+        return "result frame with unknown flags " + hex32(h.flags);
     const uint64_t table = uint64_t(h.count) * sizeof(result_entry);
     if (h.payload_len < table)
         return "result frame shorter than its table";
@@ -264,6 +299,7 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
 std::string result_chunk::adopt(const frame_header& h, payload_buffer&& payload, uint64_t table,
                                uint64_t first_failed) {
     payload_ = std::move(payload);
+    uniform_len_ = no_uniform_len;
     table_ = reinterpret_cast<const result_entry*>(payload_.data());
     data_ = payload_.data() + table;
     first_index_ = h.first_index;
@@ -279,6 +315,7 @@ void result_chunk::make_failed(uint64_t first_index, uint32_t count, int status,
                                const std::string& message) {
     // One shared message: every entry points at the same bytes (offset 0).
     payload_ = payload_buffer(message.data(), message.size());
+    uniform_len_ = no_uniform_len;
     table_ = nullptr;
     data_ = payload_.data();
     first_index_ = first_index;

@@ -7,7 +7,11 @@
 //           input the worker inherited (a one-shot map over an array input,
 //           whose workers were forked with the array in their memory)
 //   result: count x result_entry, then each item's result (or, for a failed
-//           item, its error message and then its payload) back to back
+//           item, its error message and then its payload) back to back;
+//           or, with flag uniform_results, no table: count results of
+//           payload_len / count bytes each, back to back (a chunk of small
+//           results of one size, the common case, then crosses the pipe at
+//           its own size rather than with 16 bytes of table per result)
 //   stop:   no payload; the worker finishes what it holds and exits
 // A chunk is a run of count consecutive items starting at first_index; a
 // worker may answer it with several result frames, each a run that follows
@@ -34,6 +38,10 @@ constexpr uint32_t frame_magic = 0x31464d50;  // "PMF1"
 constexpr uint16_t frame_version = 1;
 
 enum class frame_type : uint16_t { task = 1, result = 2, stop = 3, range = 4 };
+
+// Header flags. A reader rejects any other bit, so a reader that predates a
+// flag fails such a frame as bad rather than misreading it.
+constexpr uint32_t frame_flag_uniform_results = 1;  // result frames only, count > 0
 
 struct frame_header {
     uint32_t magic;
@@ -72,7 +80,7 @@ static_assert(max_payload_len <= PTRDIFF_MAX, "a payload fits in one buffer");
 
 frame_header make_header(frame_type type, uint32_t count, uint64_t first_index,
                          uint64_t payload_len, uint64_t aux = 0) noexcept;
-// Checks magic, version, type, reserved flags, count, payload bounds, that
+// Checks magic, version, type, flags, count, payload bounds, that
 // the payload can hold the frame's table, and that the index range does not
 // overflow. Returns "" when the header is sound, else what is wrong with it.
 // Nothing here trusts the header: it may be arbitrary bytes from a worker.
@@ -168,6 +176,8 @@ public:
                          const std::string& payload = std::string());
     uint32_t count() const noexcept { return static_cast<uint32_t>(table_.size()); }
 
+    // Fills iov (header, then table and data, or only the data of a
+    // uniform frame); returns how many are used.
     int to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]);
     // Result bytes (data and table) held so far.
     size_t byte_size() const noexcept {
@@ -181,6 +191,8 @@ public:
     const char* data() const noexcept { return data_.data(); }
 
 private:
+    bool uniform() const noexcept;
+
     frame_header header_{};
     std::vector<result_entry> table_;
     byte_builder data_;
@@ -203,7 +215,9 @@ public:
     uint32_t count() const noexcept { return count_; }
     bool exhausted() const noexcept { return next_ >= count_; }
     // Whether the next item (!exhausted()) is a result, not a failure.
-    bool next_is_result() const noexcept { return table_ && table_[next_].status == PM_OK; }
+    bool next_is_result() const noexcept {
+        return uniform_len_ != no_uniform_len || (table_ && table_[next_].status == PM_OK);
+    }
     // Index of the first failed item, UINT64_MAX if none failed.
     uint64_t first_failed() const noexcept { return first_failed_; }
 
@@ -221,6 +235,11 @@ public:
     // it runs once per result on the caller's thread.
     item take() noexcept {
         const uint32_t i = next_++;
+        if (uniform_len_ != no_uniform_len) {
+            const char* at = data_ + offset_;
+            offset_ += uniform_len_;
+            return {first_index_ + i, PM_OK, at, static_cast<size_t>(uniform_len_), nullptr, 0};
+        }
         if (!table_)
             return {first_index_ + i, failed_status_, nullptr, 0, data_, payload_.size()};
         const result_entry& e = table_[i];
@@ -235,9 +254,18 @@ public:
     // put(index, data, len) for each. Returns how many it took.
     template <class Put>
     size_t take_results(size_t max, Put&& put) noexcept {
+        size_t n = 0;
+        if (uniform_len_ != no_uniform_len) {
+            while (n < max && next_ < count_) {
+                put(first_index_ + next_, data_ + offset_, static_cast<size_t>(uniform_len_));
+                offset_ += uniform_len_;
+                ++next_;
+                ++n;
+            }
+            return n;
+        }
         if (!table_)
             return 0;
-        size_t n = 0;
         while (n < max && next_ < count_ && table_[next_].status == PM_OK) {
             const uint64_t len = table_[next_].len;
             put(first_index_ + next_, data_ + offset_, static_cast<size_t>(len));
@@ -253,7 +281,12 @@ private:
     std::string adopt(const frame_header& h, payload_buffer&& payload, uint64_t table,
                       uint64_t first_failed);
 
+    static constexpr uint64_t no_uniform_len = UINT64_MAX;
+
     payload_buffer payload_;
+    // A uniform frame: every item a result of uniform_len_ bytes (and no
+    // table); else no_uniform_len, and the table says (null: make_failed()).
+    uint64_t uniform_len_ = no_uniform_len;
     const result_entry* table_ = nullptr;
     const char* data_ = nullptr;
     uint64_t first_index_ = 0;

@@ -103,7 +103,8 @@ bool decode_frame(frame_reader& reader) {
     uint64_t seen = 0;
     switch (static_cast<frame_type>(h.type)) {
     case frame_type::result: {
-        const uint64_t table = uint64_t(h.count) * sizeof(result_entry);
+        const bool uniform = h.flags == frame_flag_uniform_results;
+        const uint64_t table = uniform ? 0 : uint64_t(h.count) * sizeof(result_entry);
         result_chunk chunk;
         if (!chunk.decode(h, std::move(payload)).empty())
             return false;
@@ -116,6 +117,8 @@ bool decode_frame(frame_reader& reader) {
             FUZZ_REQUIRE(it.index == h.first_index + i);
             // An item's own failure, or one a stream worker's far end reports.
             FUZZ_REQUIRE(it.status == PM_OK || known_result_status(it.status));
+            // A uniform frame: results alone, all of one length.
+            FUZZ_REQUIRE(!uniform || (it.status == PM_OK && it.len == h.payload_len / h.count));
             if (it.status != PM_OK && first_failed == UINT64_MAX)
                 first_failed = it.index;
             seen ^= touch(it.data, it.len);

@@ -80,6 +80,8 @@ std::map<std::string, bytes> make_corpus() {
     c["valid-result-many"] = result_frame(1000, many);
     c["valid-result-two-frames"] = result_frame(0, {"a"}) + result_frame(1, {"bb", "ccc"});
     c["valid-result-empty"] = result_frame(5, {});
+    c["valid-result-uniform"] = result_frame(20, {"abcdefgh", "ijklmnop", "qrstuvwx"});
+    c["valid-result-uniform-empty"] = result_frame(4, {"", "", "", ""});
     c["valid-result-large-item"] = result_frame(3, {std::string(5000, 'L')});
     c["valid-task-three"] = task_frame(7, {"abc", "", "hello"});
     c["valid-stop"] = header(make_header(frame_type::stop, 0, 0, 0));
@@ -104,6 +106,12 @@ std::map<std::string, bytes> make_corpus() {
     frame_header flagged = make_header(frame_type::result, 0, 0, 0);
     flagged.flags = 1;
     c["edge-flags-set"] = header(flagged);
+    frame_header uneven = make_header(frame_type::result, 3, 0, 10);
+    uneven.flags = frame_flag_uniform_results;
+    c["edge-uniform-uneven"] = header(uneven) + bytes(10, 'u');
+    frame_header uniform_task = make_header(frame_type::task, 2, 0, 16);
+    uniform_task.flags = frame_flag_uniform_results;
+    c["edge-uniform-task"] = header(uniform_task) + bytes(16, 0);
     const result_entry wrap[2] = {{UINT64_MAX, PM_OK, 0}, {7, PM_OK, 0}};
     c["edge-lengths-wrap"] =
         header(make_header(frame_type::result, 2, 0, sizeof wrap + 6)) + raw(wrap, sizeof wrap) +

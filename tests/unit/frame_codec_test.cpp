@@ -314,3 +314,116 @@ TEST(FrameCodec, EmptyResultFrameDecodes) {
     EXPECT_TRUE(chunk.exhausted());
     EXPECT_EQ(chunk.first_failed(), UINT64_MAX);
 }
+
+namespace {
+
+// A result frame of the given results (all successes) as a worker writes it.
+std::vector<char> results_wire(uint64_t first, const std::vector<std::string>& results,
+                               int* iov_count = nullptr) {
+    result_builder r;
+    for (const std::string& s : results) {
+        r.begin_item();
+        if (!s.empty())
+            std::memcpy(r.append(s.size()), s.data(), s.size());
+        r.end_item_ok();
+    }
+    struct iovec iov[3];
+    const int n = r.to_iovecs(first, 7, iov);
+    if (iov_count)
+        *iov_count = n;
+    return flatten(iov, n);
+}
+
+}  // namespace
+
+TEST(FrameCodec, ResultsOfOneLengthTravelWithoutATable) {
+    int n = 0;
+    auto wire = results_wire(100, {"abcdefgh", "ijklmnop", "qrstuvwx"}, &n);
+    EXPECT_EQ(n, 2);
+    frame_header h = header_of(wire);
+    EXPECT_EQ(h.flags, frame_flag_uniform_results);
+    EXPECT_EQ(h.payload_len, 24u);  // the results' bytes alone
+    EXPECT_EQ(wire.size(), sizeof h + 24);
+    EXPECT_EQ(check_header(h, 10), "");
+    result_chunk c;
+    ASSERT_EQ(c.decode(h, payload_buffer(wire.data() + sizeof h, wire.size() - sizeof h)), "");
+    EXPECT_EQ(c.count(), 3u);
+    EXPECT_EQ(c.first_failed(), UINT64_MAX);
+    ASSERT_TRUE(c.next_is_result());
+    auto a = c.take();
+    EXPECT_EQ(a.index, 100u);
+    EXPECT_EQ(a.status, PM_OK);
+    EXPECT_EQ(std::string(a.data, a.len), "abcdefgh");
+    std::vector<std::string> rest;
+    std::vector<uint64_t> indices;
+    EXPECT_EQ(c.take_results(10, [&](uint64_t index, const char* data, size_t len) {
+        indices.push_back(index);
+        rest.emplace_back(data, len);
+    }), 2u);
+    EXPECT_EQ(indices, (std::vector<uint64_t>{101, 102}));
+    EXPECT_EQ(rest, (std::vector<std::string>{"ijklmnop", "qrstuvwx"}));
+    EXPECT_TRUE(c.exhausted());
+
+    // Empty results of one length (0) are uniform too.
+    wire = results_wire(0, {"", "", ""});
+    h = header_of(wire);
+    EXPECT_EQ(h.flags, frame_flag_uniform_results);
+    EXPECT_EQ(h.payload_len, 0u);
+    ASSERT_EQ(c.decode(h, payload_buffer()), "");
+    EXPECT_EQ(c.take().len, 0u);
+}
+
+TEST(FrameCodec, OtherResultsKeepTheirTable) {
+    // One result (a background process reads exactly one entry), lengths
+    // that differ, or a failure among them: the table is sent.
+    for (const auto& results : std::vector<std::vector<std::string>>{
+             {"abcdefgh"}, {"ab", "abc"}, {"ab", "ab", "a"}}) {
+        auto wire = results_wire(0, results);
+        frame_header h = header_of(wire);
+        EXPECT_EQ(h.flags, 0u);
+        size_t data = 0;
+        for (const std::string& s : results)
+            data += s.size();
+        EXPECT_EQ(h.payload_len, results.size() * sizeof(result_entry) + data);
+        result_chunk c;
+        ASSERT_EQ(c.decode(h, payload_buffer(wire.data() + sizeof h, wire.size() - sizeof h)), "");
+        for (const std::string& s : results) {
+            auto it = c.take();
+            EXPECT_EQ(std::string(it.data, it.len), s);
+        }
+    }
+    result_builder r;
+    for (int i = 0; i < 3; ++i) {
+        r.begin_item();
+        std::memcpy(r.append(2), "ok", 2);
+        if (i == 1)
+            r.end_item_failed(PM_EITEM, "no");
+        else
+            r.end_item_ok();
+    }
+    struct iovec iov[3];
+    EXPECT_EQ(r.to_iovecs(0, 0, iov), 3);
+    EXPECT_EQ(header_of(flatten(iov, 3)).flags, 0u);
+}
+
+TEST(FrameCodec, UniformFlagOnlyWhereItCanHold) {
+    frame_header h = make_header(frame_type::result, 3, 0, 24);
+    h.flags = frame_flag_uniform_results;
+    EXPECT_EQ(check_header(h, 10), "");  // no table needed
+    h.payload_len = 10;  // 3 results cannot share 10 bytes evenly
+    EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
+    result_chunk c;
+    EXPECT_TRUE(contains(c.decode(h, payload_buffer(std::string(10, 'x').data(), 10)),
+                         "do not split"));
+    h = make_header(frame_type::result, 0, 0, 0);
+    h.flags = frame_flag_uniform_results;
+    EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
+    EXPECT_NE(c.decode(h, payload_buffer()), "");
+    h = make_header(frame_type::task, 2, 0, 16);
+    h.flags = frame_flag_uniform_results;
+    EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
+    h = make_header(frame_type::result, 2, 0, 16);
+    h.flags = frame_flag_uniform_results | 2;
+    EXPECT_EQ(check_header(h, 10), "frame with unknown flags 0x00000003");
+    EXPECT_NE(c.decode(h, payload_buffer(std::string(16, 'x').data(), 16)), "");
+}
