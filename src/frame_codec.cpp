@@ -53,12 +53,13 @@ std::string check_header(const frame_header& h, uint32_t max_count) {
     if (h.type < static_cast<uint16_t>(frame_type::task) ||
         h.type > static_cast<uint16_t>(frame_type::range))
         return "unknown frame type " + std::to_string(h.type);
-    const bool uniform = h.flags == frame_flag_uniform_results;
+    const bool uniform = h.flags == frame_flag_uniform;
     if (h.flags != 0 && !uniform)
         return "frame with unknown flags " + hex32(h.flags);
-    if (uniform && (h.type != static_cast<uint16_t>(frame_type::result) || h.count == 0 ||
-                    h.payload_len % h.count != 0))
-        return "uniform-results flag on a frame that cannot carry it";
+    if (uniform && ((h.type != static_cast<uint16_t>(frame_type::result) &&
+                     h.type != static_cast<uint16_t>(frame_type::task)) ||
+                    h.count == 0 || h.payload_len % h.count != 0))
+        return "uniform flag on a frame that cannot carry it";
     if (h.count > max_count)
         return "frame holds " + std::to_string(h.count) + " items, more than " +
                std::to_string(max_count);
@@ -106,7 +107,26 @@ uint64_t task_builder::byte_size() const noexcept {
     return bytes_.size();
 }
 
+bool task_builder::uniform() const noexcept {
+    if (lens_.size() < 2)
+        return false;
+    if (external_)
+        return true;  // one record size
+    const uint64_t len = lens_[0];
+    uint64_t odd = 0;
+    for (const uint64_t l : lens_)
+        odd |= l ^ len;
+    return odd == 0;
+}
+
 int task_builder::to_iovecs(uint64_t first_index, struct iovec iov[3]) {
+    if (uniform()) {
+        header_ = make_header(frame_type::task, count(), first_index, byte_size());
+        header_.flags = frame_flag_uniform;
+        iov[0] = {&header_, sizeof header_};
+        iov[1] = {const_cast<char*>(bytes()), byte_size()};
+        return 2;
+    }
     uint64_t table = lens_.size() * sizeof(uint64_t);
     header_ = make_header(frame_type::task, count(), first_index, table + byte_size());
     iov[0] = {&header_, sizeof header_};
@@ -118,6 +138,19 @@ int task_builder::to_iovecs(uint64_t first_index, struct iovec iov[3]) {
 std::string decode_task(const frame_header& h, const char* payload, task_view* view) {
     if (h.type != static_cast<uint16_t>(frame_type::task))
         return "frame of type " + std::to_string(h.type) + " is not a task frame";
+    if (h.flags == frame_flag_uniform) {
+        if (h.count == 0 || h.payload_len % h.count != 0)
+            return "uniform task frame whose " + std::to_string(h.payload_len) +
+                   " bytes do not split into its " + std::to_string(h.count) + " items";
+        *view = task_view{};
+        view->first_index = h.first_index;
+        view->count = h.count;
+        view->bytes = payload;
+        view->record_size = static_cast<size_t>(h.payload_len / h.count);
+        return {};
+    }
+    if (h.flags != 0)
+        return "task frame with unknown flags " + hex32(h.flags);
     const uint64_t table = uint64_t(h.count) * sizeof(uint64_t);
     if (h.payload_len < table)
         return "task frame shorter than its length table";
@@ -198,7 +231,7 @@ bool result_builder::uniform() const noexcept {
 int result_builder::to_iovecs(uint64_t first_index, uint64_t elapsed_ns, struct iovec iov[3]) {
     if (uniform()) {
         header_ = make_header(frame_type::result, count(), first_index, data_.size(), elapsed_ns);
-        header_.flags = frame_flag_uniform_results;
+        header_.flags = frame_flag_uniform;
         iov[0] = {&header_, sizeof header_};
         iov[1] = {data_.data(), data_.size()};
         return 2;
@@ -240,7 +273,7 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
     if (payload.size() != h.payload_len)
         return "result payload of " + std::to_string(payload.size()) +
                " bytes where the header says " + std::to_string(h.payload_len);
-    if (h.flags == frame_flag_uniform_results) {
+    if (h.flags == frame_flag_uniform) {
         if (h.count == 0 || h.payload_len % h.count != 0)
             return "uniform result frame whose " + std::to_string(h.payload_len) +
                    " bytes do not split into its " + std::to_string(h.count) + " results";

@@ -2,16 +2,19 @@
 // views that encode and decode it without a per-item allocation.
 //
 // Every message is a frame: a fixed 40-byte header, then payload_len bytes.
-//   task:   count x u64 item length, then the items' bytes back to back
+//   task:   count x u64 item length, then the items' bytes back to back;
+//           or, with flag uniform, no table: count items of payload_len /
+//           count bytes each
 //   range:  no payload: items first_index .. first_index + count - 1 of the
 //           input the worker inherited (a one-shot map over an array input,
 //           whose workers were forked with the array in their memory)
 //   result: count x result_entry, then each item's result (or, for a failed
 //           item, its error message and then its payload) back to back;
-//           or, with flag uniform_results, no table: count results of
-//           payload_len / count bytes each, back to back (a chunk of small
-//           results of one size, the common case, then crosses the pipe at
-//           its own size rather than with 16 bytes of table per result)
+//           or, with flag uniform, no table: count results of payload_len /
+//           count bytes each, back to back
+// A task or result frame of two or more items of one size with nothing else
+// to say (no failure) is sent uniform: small items, the common case, then
+// cross the pipe at their own size, not with 8 or 16 bytes of table each.
 //   stop:   no payload; the worker finishes what it holds and exits
 // A chunk is a run of count consecutive items starting at first_index; a
 // worker may answer it with several result frames, each a run that follows
@@ -41,7 +44,7 @@ enum class frame_type : uint16_t { task = 1, result = 2, stop = 3, range = 4 };
 
 // Header flags. A reader rejects any other bit, so a reader that predates a
 // flag fails such a frame as bad rather than misreading it.
-constexpr uint32_t frame_flag_uniform_results = 1;  // result frames only, count > 0
+constexpr uint32_t frame_flag_uniform = 1;  // task and result frames, count > 0
 
 struct frame_header {
     uint32_t magic;
@@ -98,7 +101,8 @@ public:
     bool empty() const noexcept { return lens_.empty(); }
     uint64_t byte_size() const noexcept;
 
-    // Fills iov[0..2] (header, length table, bytes); returns how many are used.
+    // Fills iov (header, length table, bytes; or header and bytes for a
+    // uniform frame); returns how many are used.
     int to_iovecs(uint64_t first_index, struct iovec iov[3]);
 
     // Sequential access for callers that run items in-process.
@@ -106,6 +110,8 @@ public:
     const char* bytes() const noexcept { return external_ ? external_ : bytes_.data(); }
 
 private:
+    bool uniform() const noexcept;
+
     frame_header header_{};
     std::vector<uint64_t> lens_;
     byte_builder bytes_;
@@ -129,7 +135,10 @@ struct task_view {
     const void* const* records = nullptr;
     const size_t* record_lens = nullptr;
 
+    // Item i's length, whatever the shape.
     uint64_t len_at(uint32_t i) const noexcept {
+        if (!lens)
+            return record_lens ? record_lens[i] : record_size;
         uint64_t len;
         std::memcpy(&len, lens + size_t(i) * sizeof len, sizeof len);
         return len;

@@ -103,7 +103,7 @@ bool decode_frame(frame_reader& reader) {
     uint64_t seen = 0;
     switch (static_cast<frame_type>(h.type)) {
     case frame_type::result: {
-        const bool uniform = h.flags == frame_flag_uniform_results;
+        const bool uniform = h.flags == frame_flag_uniform;
         const uint64_t table = uniform ? 0 : uint64_t(h.count) * sizeof(result_entry);
         result_chunk chunk;
         if (!chunk.decode(h, std::move(payload)).empty())

@@ -84,6 +84,7 @@ std::map<std::string, bytes> make_corpus() {
     c["valid-result-uniform-empty"] = result_frame(4, {"", "", "", ""});
     c["valid-result-large-item"] = result_frame(3, {std::string(5000, 'L')});
     c["valid-task-three"] = task_frame(7, {"abc", "", "hello"});
+    c["valid-task-uniform"] = task_frame(3, {"1234", "5678"});
     c["valid-stop"] = header(make_header(frame_type::stop, 0, 0, 0));
     c["valid-mixed-stream"] = result_frame(2, {"x"}) + task_frame(3, {"yy"}) +
                               header(make_header(frame_type::stop, 0, 0, 0));
@@ -107,11 +108,11 @@ std::map<std::string, bytes> make_corpus() {
     flagged.flags = 1;
     c["edge-flags-set"] = header(flagged);
     frame_header uneven = make_header(frame_type::result, 3, 0, 10);
-    uneven.flags = frame_flag_uniform_results;
+    uneven.flags = frame_flag_uniform;
     c["edge-uniform-uneven"] = header(uneven) + bytes(10, 'u');
-    frame_header uniform_task = make_header(frame_type::task, 2, 0, 16);
-    uniform_task.flags = frame_flag_uniform_results;
-    c["edge-uniform-task"] = header(uniform_task) + bytes(16, 0);
+    frame_header uniform_stop = make_header(frame_type::stop, 0, 0, 0);
+    uniform_stop.flags = frame_flag_uniform;
+    c["edge-uniform-stop"] = header(uniform_stop);
     const result_entry wrap[2] = {{UINT64_MAX, PM_OK, 0}, {7, PM_OK, 0}};
     c["edge-lengths-wrap"] =
         header(make_header(frame_type::result, 2, 0, sizeof wrap + 6)) + raw(wrap, sizeof wrap) +

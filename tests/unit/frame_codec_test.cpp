@@ -60,8 +60,8 @@ TEST(FrameCodec, ExternalSpanIsNotCopied) {
     EXPECT_EQ(b.bytes(), reinterpret_cast<const char*>(values + 1));
     EXPECT_EQ(b.byte_size(), 3 * sizeof(int));
     struct iovec iov[3];
-    b.to_iovecs(1, iov);
-    EXPECT_EQ(iov[2].iov_base, static_cast<const void*>(values + 1));
+    const int n = b.to_iovecs(1, iov);
+    EXPECT_EQ(iov[n - 1].iov_base, static_cast<const void*>(values + 1));
 }
 
 TEST(FrameCodec, ResultRoundTripsWithFailures) {
@@ -341,7 +341,7 @@ TEST(FrameCodec, ResultsOfOneLengthTravelWithoutATable) {
     auto wire = results_wire(100, {"abcdefgh", "ijklmnop", "qrstuvwx"}, &n);
     EXPECT_EQ(n, 2);
     frame_header h = header_of(wire);
-    EXPECT_EQ(h.flags, frame_flag_uniform_results);
+    EXPECT_EQ(h.flags, frame_flag_uniform);
     EXPECT_EQ(h.payload_len, 24u);  // the results' bytes alone
     EXPECT_EQ(wire.size(), sizeof h + 24);
     EXPECT_EQ(check_header(h, 10), "");
@@ -367,7 +367,7 @@ TEST(FrameCodec, ResultsOfOneLengthTravelWithoutATable) {
     // Empty results of one length (0) are uniform too.
     wire = results_wire(0, {"", "", ""});
     h = header_of(wire);
-    EXPECT_EQ(h.flags, frame_flag_uniform_results);
+    EXPECT_EQ(h.flags, frame_flag_uniform);
     EXPECT_EQ(h.payload_len, 0u);
     ASSERT_EQ(c.decode(h, payload_buffer()), "");
     EXPECT_EQ(c.take().len, 0u);
@@ -408,7 +408,7 @@ TEST(FrameCodec, OtherResultsKeepTheirTable) {
 
 TEST(FrameCodec, UniformFlagOnlyWhereItCanHold) {
     frame_header h = make_header(frame_type::result, 3, 0, 24);
-    h.flags = frame_flag_uniform_results;
+    h.flags = frame_flag_uniform;
     EXPECT_EQ(check_header(h, 10), "");  // no table needed
     h.payload_len = 10;  // 3 results cannot share 10 bytes evenly
     EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
@@ -416,14 +416,63 @@ TEST(FrameCodec, UniformFlagOnlyWhereItCanHold) {
     EXPECT_TRUE(contains(c.decode(h, payload_buffer(std::string(10, 'x').data(), 10)),
                          "do not split"));
     h = make_header(frame_type::result, 0, 0, 0);
-    h.flags = frame_flag_uniform_results;
+    h.flags = frame_flag_uniform;
     EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
     EXPECT_NE(c.decode(h, payload_buffer()), "");
     h = make_header(frame_type::task, 2, 0, 16);
-    h.flags = frame_flag_uniform_results;
+    h.flags = frame_flag_uniform;
+    EXPECT_EQ(check_header(h, 10), "");
+    h.payload_len = 15;
+    EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
+    task_view v;
+    EXPECT_TRUE(contains(decode_task(h, std::string(15, 't').data(), &v), "do not split"));
+    h = make_header(frame_type::stop, 0, 0, 0);
+    h.flags = frame_flag_uniform;
+    EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
+    h = make_header(frame_type::range, 4, 0, 0);
+    h.flags = frame_flag_uniform;
     EXPECT_TRUE(contains(check_header(h, 10), "cannot carry it"));
     h = make_header(frame_type::result, 2, 0, 16);
-    h.flags = frame_flag_uniform_results | 2;
+    h.flags = frame_flag_uniform | 2;
     EXPECT_EQ(check_header(h, 10), "frame with unknown flags 0x00000003");
     EXPECT_NE(c.decode(h, payload_buffer(std::string(16, 'x').data(), 16)), "");
+}
+
+TEST(FrameCodec, TaskOfOneItemSizeTravelsWithoutATable) {
+    task_builder b;
+    b.push("abcd", 4);
+    b.push("efgh", 4);
+    b.push("ijkl", 4);
+    struct iovec iov[3];
+    const int n = b.to_iovecs(9, iov);
+    EXPECT_EQ(n, 2);
+    auto wire = flatten(iov, n);
+    frame_header h = header_of(wire);
+    EXPECT_EQ(h.flags, frame_flag_uniform);
+    EXPECT_EQ(h.payload_len, 12u);
+    EXPECT_EQ(check_header(h, 10), "");
+    task_view v;
+    ASSERT_EQ(decode_task(h, wire.data() + sizeof h, &v), "");
+    EXPECT_EQ(v.first_index, 9u);
+    ASSERT_EQ(v.count, 3u);
+    EXPECT_EQ(v.lens, nullptr);
+    EXPECT_EQ(v.record_size, 4u);
+    EXPECT_EQ(v.len_at(2), 4u);
+    EXPECT_EQ(std::string(v.bytes, 12), "abcdefghijkl");
+
+    // An array's records referenced in place are of one size too.
+    const int values[3] = {1, 2, 3};
+    b.set_external_span(values, sizeof(int), 3);
+    EXPECT_EQ(b.to_iovecs(0, iov), 2);
+    EXPECT_EQ(iov[1].iov_base, static_cast<const void*>(values));
+
+    // Sizes that differ, or a lone item, keep the length table.
+    b.clear();
+    b.push("ab", 2);
+    b.push("abc", 3);
+    EXPECT_EQ(b.to_iovecs(0, iov), 3);
+    b.clear();
+    b.push("ab", 2);
+    EXPECT_EQ(b.to_iovecs(0, iov), 3);
+    EXPECT_EQ(header_of(flatten(iov, 3)).flags, 0u);
 }
