@@ -277,6 +277,7 @@ std::string result_chunk::decode(const frame_header& h, payload_buffer&& payload
         if (h.count == 0 || h.payload_len % h.count != 0)
             return "uniform result frame whose " + std::to_string(h.payload_len) +
                    " bytes do not split into its " + std::to_string(h.count) + " results";
+        // Adopted as a frame with an empty table, then told its one length.
         std::string ok = adopt(h, std::move(payload), 0, UINT64_MAX);
         uniform_len_ = h.payload_len / h.count;
         table_ = nullptr;

@@ -12,10 +12,10 @@
 //           item, its error message and then its payload) back to back;
 //           or, with flag uniform, no table: count results of payload_len /
 //           count bytes each, back to back
+//   stop:   no payload; the worker finishes what it holds and exits
 // A task or result frame of two or more items of one size with nothing else
 // to say (no failure) is sent uniform: small items, the common case, then
 // cross the pipe at their own size, not with 8 or 16 bytes of table each.
-//   stop:   no payload; the worker finishes what it holds and exits
 // A chunk is a run of count consecutive items starting at first_index; a
 // worker may answer it with several result frames, each a run that follows
 // the last (results stream back as they are made). Both ends run the same
